@@ -1,0 +1,1 @@
+"""Eval classes of ftevals, used from registry YAML as ``ftevals.elsuite.<module>:<Class>``."""

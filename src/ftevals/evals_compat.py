@@ -1,0 +1,49 @@
+"""Make the ``evals`` package importable without an OpenAI key.
+
+``evals/registry.py`` builds an ``OpenAI()`` client at import time, which raises when
+``OPENAI_API_KEY`` is unset, even for local models or ``--help``. Importing this module
+first sets a placeholder that is never a valid key; ftevals' OpenAI completion functions
+refuse it with a clear message, and the registry below never sends it anywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+PLACEHOLDER_KEY = "sk-ftevals-placeholder-not-a-key"
+
+
+def ensure_importable() -> None:
+    """Set the placeholder key if no key is configured."""
+    if not os.environ.get("OPENAI_API_KEY"):
+        os.environ["OPENAI_API_KEY"] = PLACEHOLDER_KEY
+
+
+def has_real_openai_key() -> bool:
+    key = os.environ.get("OPENAI_API_KEY", "")
+    return bool(key) and key != PLACEHOLDER_KEY
+
+
+ensure_importable()
+
+
+@functools.cache
+def registry_class() -> type[Any]:
+    """evals' ``Registry`` that does not ask OpenAI for its model list with a placeholder key.
+
+    Plain ``oaieval`` calls ``GET /v1/models`` for every name that is not a known chat
+    model, including registry completion functions; with no real key that is a wasted
+    network round trip (and a warning), so it is skipped. Everything else is evals' own.
+    """
+    from evals.registry import Registry
+
+    class FtevalsRegistry(Registry):  # type: ignore[misc]
+        @property
+        def api_model_ids(self) -> list[str]:
+            if not has_real_openai_key():
+                return []
+            return list(super().api_model_ids)
+
+    return FtevalsRegistry

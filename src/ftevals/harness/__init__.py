@@ -1,0 +1,1 @@
+"""Reading OpenAI evals run logs and comparing runs across models."""

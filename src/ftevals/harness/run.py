@@ -1,0 +1,204 @@
+"""``ftevals run``: every model x eval pair through evals' engine, resumable, with a manifest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+import ftevals
+from ftevals.errors import FtevalsError
+from ftevals.paths import project_registry
+
+
+class PairRecord(BaseModel):
+    """One model x eval pair of a run."""
+
+    model: str = Field(description="Completion function name as given to oaieval.")
+    eval: str = Field(description="Eval name or alias as given to oaieval.")
+    log: str = Field(description="evals log file, relative to the run directory.")
+    status: str = Field(
+        default="pending", description="pending, done, skipped (already done) or failed."
+    )
+    seconds: float | None = Field(default=None, description="Wall time of the oaieval process.")
+    final_report: dict[str, Any] | None = Field(default=None, description="evals' final report.")
+    error: str | None = Field(default=None, description="Last lines of stderr when failed.")
+
+
+class RunManifest(BaseModel):
+    """``manifest.json`` of a run directory."""
+
+    ftevals_version: str = ftevals.__version__
+    evals_version: str | None = None
+    git_commit: str | None = None
+    models: list[str]
+    evals: list[str]
+    registries: list[str]
+    max_samples: int | None = None
+    started_at: str
+    finished_at: str | None = None
+    pairs: list[PairRecord]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")
+
+
+def _git_commit() -> str | None:
+    root = project_registry().parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+def _evals_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("evals")
+    except PackageNotFoundError:
+        return None
+
+
+def final_report(log: Path) -> dict[str, Any] | None:
+    """The final report of an evals log, or None if the run did not finish."""
+    if not log.is_file():
+        return None
+    with log.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith('{"final_report"'):
+                report: dict[str, Any] = json.loads(line)["final_report"]
+                return report
+    return None
+
+
+def expand_eval_sets(eval_sets: Sequence[str], registries: Sequence[str]) -> list[str]:
+    """Eval names of registry eval sets (patterns with ``*`` resolved as evals does)."""
+    if not eval_sets:
+        return []
+    from ftevals import evals_compat
+
+    registry = evals_compat.registry_class()()
+    registry.add_registry_paths([*registries, str(project_registry())])
+    names: list[str] = []
+    for set_name in eval_sets:
+        spec = registry.get_eval_set(set_name)
+        if spec is None:
+            raise FtevalsError(
+                f"eval set {set_name!r} not found in {list(registries) or 'registry/'}"
+            )
+        names.extend(e for e in spec.evals if e not in names)
+    return names
+
+
+def run_matrix(
+    models: Sequence[str],
+    evals: Sequence[str],
+    out_dir: Path,
+    registries: Sequence[str] = (),
+    concurrency: int = 1,
+    max_samples: int | None = None,
+    completion_args: str | None = None,
+    on_pair: Callable[[PairRecord], None] | None = None,
+) -> RunManifest:
+    """Run every pair with ``python -m ftevals.harness.engine``; finished pairs are skipped."""
+    if not models or not evals:
+        raise FtevalsError("give at least one model and one eval")
+    if concurrency < 1:
+        raise FtevalsError("concurrency must be >= 1")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "logs").mkdir(exist_ok=True)
+    registries = [str(Path(r).resolve()) for r in registries]
+    manifest = RunManifest(
+        evals_version=_evals_version(),
+        git_commit=_git_commit(),
+        models=list(models),
+        evals=list(evals),
+        registries=registries,
+        max_samples=max_samples,
+        started_at=_now(),
+        pairs=[
+            PairRecord(model=m, eval=e, log=f"{_safe(m)}__{_safe(e)}.jsonl")
+            for m in models
+            for e in evals
+        ],
+    )
+    lock = threading.Lock()
+
+    def save() -> None:
+        tmp = out_dir / ".manifest.json.tmp"
+        tmp.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, out_dir / "manifest.json")
+
+    def run_pair(pair: PairRecord) -> None:
+        log = out_dir / pair.log
+        report = final_report(log)
+        if report is not None:
+            pair.status, pair.final_report = "skipped", report
+        else:
+            _run_one(pair, out_dir, registries, max_samples, completion_args)
+        with lock:
+            save()
+            if on_pair is not None:
+                on_pair(pair)
+
+    save()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(run_pair, manifest.pairs))
+    manifest.finished_at = _now()
+    save()
+    return manifest
+
+
+def _run_one(
+    pair: PairRecord,
+    out_dir: Path,
+    registries: Sequence[str],
+    max_samples: int | None,
+    completion_args: str | None,
+) -> None:
+    partial = out_dir / f".{pair.log}.partial"
+    partial.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "ftevals.harness.engine", pair.model, pair.eval]
+    cmd += ["--record_path", str(partial)]
+    for registry in registries:
+        cmd += ["--registry_path", registry]
+    if max_samples is not None:
+        cmd += ["--max_samples", str(max_samples)]
+    if completion_args:
+        cmd += ["--completion_args", completion_args]
+    stderr_path = out_dir / "logs" / f"{Path(pair.log).stem}.txt"
+    started = time.perf_counter()
+    with stderr_path.open("w", encoding="utf-8") as err:
+        rc = subprocess.run(cmd, stdout=err, stderr=subprocess.STDOUT, check=False).returncode
+    pair.seconds = round(time.perf_counter() - started, 3)
+    report = final_report(partial) if rc == 0 else None
+    if report is None:
+        pair.status = "failed"
+        tail = stderr_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+        pair.error = f"exit {rc}; see {stderr_path}: " + " | ".join(tail)
+        return
+    os.replace(partial, out_dir / pair.log)
+    pair.status, pair.final_report = "done", report

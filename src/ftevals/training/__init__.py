@@ -1,0 +1,1 @@
+"""LoRA training (sequence classifiers and causal LMs) and adapter fusion."""
