@@ -1,3 +1,9 @@
 """ftevals: evaluate, train and compare LLMs fine-tuned for safety on the OpenAI evals engine."""
 
+from ftevals.evals_compat import ensure_importable as _ensure_importable
+
 __version__ = "0.1.0"
+
+# evals' registry module builds an OpenAI client at import time and fails without a key;
+# set a placeholder (never a valid key) before anything imports evals. See evals_compat.
+_ensure_importable()

@@ -51,9 +51,16 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from ftevals.training.config import TrainConfig
 
+    out = args.out
+    if args.name:
+        if out:
+            raise FtevalsError("give --out or --name, not both")
+        from ftevals.paths import adapters_dir
+
+        out = str(adapters_dir() / args.name)
     overrides = {
         "data": args.data,
-        "out": args.out,
+        "out": out,
         "kind": args.kind,
         "base": args.base,
         "format": args.format,
@@ -66,8 +73,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.config:
         config = TrainConfig.from_yaml(args.config, **overrides)
     else:
-        if not args.data or not args.out:
-            raise FtevalsError("train needs --data and --out (or --config FILE)")
+        if not args.data or not out:
+            raise FtevalsError("train needs --data and --out or --name (or --config FILE)")
         config = TrainConfig(**{k: v for k, v in overrides.items() if v is not None})
     if config.kind != "classifier":
         raise FtevalsError("only --kind classifier is available in this version")
@@ -159,7 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a LoRA adapter")
     p.add_argument("--config", help="YAML config; flags override its fields")
     p.add_argument("--data")
-    p.add_argument("--out")
+    p.add_argument("--out", help="adapter directory")
+    p.add_argument(
+        "--name", help="save as a named adapter in the ftevals home (e.g. minilm-safety)"
+    )
     p.add_argument("--kind", choices=["classifier", "causal"])
     p.add_argument("--base", help="base model: minilm, smollm2-135m, a path or a hub id")
     p.add_argument("--format")

@@ -26,9 +26,6 @@ def has_real_openai_key() -> bool:
     return bool(key) and key != PLACEHOLDER_KEY
 
 
-ensure_importable()
-
-
 @functools.cache
 def registry_class() -> type[Any]:
     """evals' ``Registry`` that does not ask OpenAI for its model list with a placeholder key.

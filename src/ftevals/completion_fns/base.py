@@ -7,8 +7,6 @@ from typing import Any
 from evals.api import CompletionResult
 from evals.record import record_sampling
 
-from ftevals import evals_compat  # noqa: F401  (sets the placeholder key before evals)
-
 Prompt = str | list[dict[str, Any]]
 
 

@@ -32,6 +32,7 @@ class GenResult:
     text: str
     prompt_tokens: int
     completion_tokens: int
+    probs: dict[str, float] | None = None
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str]:
@@ -51,6 +52,9 @@ class HFCausalCompletionFn:
             with several, all are loaded and activated together.
         max_tokens: default generation budget (a call's ``max_tokens`` wins).
         system: optional system prompt prepended when the prompt has none.
+        choices: answer only with one of these (``|``-separated or a list): the choice
+            whose first token is most likely right after the prompt; the probabilities
+            (softmax over the choices' first-token logits) are recorded.
         batch_size: largest batch of concurrent calls run together.
     """
 
@@ -60,6 +64,7 @@ class HFCausalCompletionFn:
         adapters: str | list[str] | None = None,
         max_tokens: int | str = 256,
         system: str | None = None,
+        choices: str | list[str] | None = None,
         batch_size: int | str = 16,
         max_wait_ms: float | str = 10.0,
         registry: Any = None,
@@ -93,6 +98,8 @@ class HFCausalCompletionFn:
             self.model = peft_model
             self.adapter_names = [d.name for d in adapter_dirs]
         self.model.eval()
+        self.choices = _as_list(choices)
+        self.choice_ids = self._first_token_ids(self.choices)
         self.default_max_tokens = int(max_tokens)
         self.system = system
         self.name = model + "".join(f"+{a}" for a in self.adapter_names)
@@ -100,6 +107,12 @@ class HFCausalCompletionFn:
         self.batcher: DynamicBatcher[GenRequest, GenResult] = DynamicBatcher(
             self.generate_batch, max_batch=int(batch_size), max_wait_s=float(max_wait_ms) / 1000
         )
+
+    def _first_token_ids(self, choices: list[str]) -> list[int]:
+        ids = [self.tokenizer.encode(c, add_special_tokens=False)[0] for c in choices]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"choices {choices} do not start with distinct tokens")
+        return [int(i) for i in ids]
 
     def _render(self, messages: tuple[tuple[str, str], ...]) -> str:
         chat = [{"role": role, "content": content} for role, content in messages]
@@ -129,6 +142,17 @@ class HFCausalCompletionFn:
 
         texts = [self._render(r.messages) for r in batch]
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        prompt_lengths = enc["attention_mask"].sum(dim=1).tolist()
+        if self.choices:
+            with self._lock, torch.inference_mode():
+                logits = self.model(**enc).logits[:, -1, :].float()
+            probs = torch.softmax(logits[:, self.choice_ids], dim=-1).tolist()
+            results = []
+            for row, n_prompt in zip(probs, prompt_lengths, strict=True):
+                best = max(range(len(row)), key=row.__getitem__)
+                by_choice = {c: round(p, 6) for c, p in zip(self.choices, row, strict=True)}
+                results.append(GenResult(self.choices[best], int(n_prompt), 1, by_choice))
+            return results
         budget = max(r.max_new_tokens for r in batch)
         sampling: dict[str, Any] = {"do_sample": False}
         if temperature > 0:
@@ -141,7 +165,6 @@ class HFCausalCompletionFn:
                 **sampling,
             )
         width = enc["input_ids"].shape[1]
-        prompt_lengths = enc["attention_mask"].sum(dim=1).tolist()
         results = []
         for row, req, n_prompt in zip(output, batch, prompt_lengths, strict=True):
             new_tokens = row[width:][: req.max_new_tokens].tolist()

@@ -15,7 +15,7 @@ from typing import Any
 import evals
 import evals.metrics
 from evals.api import CompletionFn
-from evals.record import RecorderBase
+from evals.record import RecorderBase, record_match
 
 from ftevals import evals_compat  # noqa: F401  (sets the placeholder key before evals)
 
@@ -77,7 +77,7 @@ class LabelMatch(evals.Eval):  # type: ignore[misc]
         )
         sampled = result.get_completions()[0]
         label = parse_label(sampled, labels)
-        evals.record_match(
+        record_match(
             label == expected,
             expected=expected,
             picked=label,
