@@ -22,8 +22,8 @@ step "3/5 train a LoRA safety classifier on all-MiniLM-L6-v2 (registered as ftev
   $FT train --kind classifier --base minilm --data "$OUT/data/train.jsonl" --name minilm-safety \
   --epochs 5 --lr 2e-3
 
-step "4/5 evaluate three models with the real evals engine" \
-  $FT run --models ftevals/minilm-safety,ftevals/smollm2-135m,ftevals/keyword-guard \
+step "4/5 evaluate four models with the real evals engine" \
+  $FT run --models ftevals/minilm-safety,ftevals/smollm2-135m,ftevals/smollm2-135m-choice,ftevals/keyword-guard \
   --evals prompt-safety --out "$OUT/run"
 
 step "5/5 compare the runs" \

@@ -1,0 +1,67 @@
+"""`ftevals run`: pairs through the real engine, manifest, resume, failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ftevals.cli import main
+from ftevals.errors import FtevalsError
+from ftevals.harness.run import expand_eval_sets, final_report, run_matrix
+
+
+def test_run_matrix_writes_logs_and_manifest_then_resumes(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    first = run_matrix(["ftevals/keyword-guard"], ["prompt-safety"], out, max_samples=10)
+    pair = first.pairs[0]
+    assert pair.status == "done", pair.error
+    log = out / pair.log
+    report = final_report(log)
+    assert report is not None and 0.0 <= report["accuracy"] <= 1.0
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["models"] == ["ftevals/keyword-guard"]
+    assert manifest["evals_version"]
+    assert manifest["finished_at"]
+    before = log.read_bytes()
+
+    second = run_matrix(["ftevals/keyword-guard"], ["prompt-safety"], out, max_samples=10)
+    assert second.pairs[0].status == "skipped"
+    assert second.pairs[0].final_report == report
+    assert log.read_bytes() == before
+
+
+def test_failed_pair_is_recorded_and_cli_exits_nonzero(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "run"
+    code = main(["run", "--models", "no-such-fn", "--evals", "prompt-safety", "--out", str(out)])
+    assert code == 1
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["pairs"][0]["status"] == "failed"
+    assert "no-such-fn" in manifest["pairs"][0]["error"]
+    assert not (out / manifest["pairs"][0]["log"]).exists()
+    assert "failed" in capsys.readouterr().out
+
+
+def test_run_needs_models_and_evals(tmp_path: Path) -> None:
+    with pytest.raises(FtevalsError):
+        run_matrix([], ["prompt-safety"], tmp_path)
+
+
+def test_unknown_eval_set_is_an_error() -> None:
+    with pytest.raises(FtevalsError, match="no-such-set"):
+        expand_eval_sets(["no-such-set"], [])
+
+
+def test_cli_compare_writes_json_and_csv(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "run"
+    run_matrix(["ftevals/keyword-guard"], ["prompt-safety"], out, max_samples=12)
+    capsys.readouterr()
+    code = main(["compare", str(out), "--json", str(tmp_path / "r.json"), "--csv", str(tmp_path / "csv")])
+    assert code == 0
+    table = capsys.readouterr().out
+    assert "ftevals/keyword-guard" in table and "precision" in table
+    data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert data["rows"][0]["n"] == 12
+    assert (tmp_path / "csv" / "summary.csv").is_file()
+    assert (tmp_path / "csv" / "per_class.csv").is_file()
