@@ -57,7 +57,9 @@ def test_cli_compare_writes_json_and_csv(tmp_path: Path, capsys) -> None:  # typ
     out = tmp_path / "run"
     run_matrix(["ftevals/keyword-guard"], ["prompt-safety"], out, max_samples=12)
     capsys.readouterr()
-    code = main(["compare", str(out), "--json", str(tmp_path / "r.json"), "--csv", str(tmp_path / "csv")])
+    code = main(
+        ["compare", str(out), "--json", str(tmp_path / "r.json"), "--csv", str(tmp_path / "csv")]
+    )
     assert code == 0
     table = capsys.readouterr().out
     assert "ftevals/keyword-guard" in table and "precision" in table

@@ -197,11 +197,13 @@ class HFCausalCompletionFn:
             "completion_tokens": result.completion_tokens,
             "total_tokens": result.prompt_tokens + result.completion_tokens,
         }
+        extra: dict[str, Any] = {} if result.probs is None else {"probs": result.probs}
         record_call(
             prompt,
             [result.text],
             model=self.name,
             latency_s=time.perf_counter() - started,
             usage=usage,
+            **extra,
         )
-        return TextCompletionResult([result.text])
+        return TextCompletionResult([result.text], extra)

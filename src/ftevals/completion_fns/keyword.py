@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ftevals.completion_fns.base import Prompt, TextCompletionResult, record_call, text_to_classify
+from ftevals.errors import FtevalsError
 
 DEFAULT_KEYWORDS = (
     "bomb explosive explosives detonator weapon weapons gun guns rifle ammunition kill killing "
@@ -43,6 +44,9 @@ class KeywordGuardCompletionFn:
         if keywords_file:
             lines = Path(keywords_file).read_text(encoding="utf-8").splitlines()
             words = [w.split("#")[0].strip() for w in lines if w.split("#")[0].strip()]
+            if not words:
+                # an empty alternation would match between any two non-word characters
+                raise FtevalsError(f"{keywords_file}: no keywords (one per line, # comments)")
         self.keywords = words
         self.positive = positive
         self.negative = negative

@@ -1,0 +1,66 @@
+"""Samples/s of the MiniLM LoRA classifier: one call at a time vs dynamic batching.
+
+Both run in the same process on the same prompts (the prompt-safety samples):
+  baseline  sequential calls, each a batch of one (what a naive completion function does)
+  batched   10 threads calling at once, as evals' worker pool does, gathered by DynamicBatcher
+Needs the demo's adapter (`make demo`) or --adapter DIR.
+
+    .venv/bin/python bench/classifier_throughput.py [--adapter minilm-safety] [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ftevals.completion_fns.hf_classifier import HFClassifierCompletionFn
+from ftevals.jsonl import read_jsonl
+from ftevals.paths import project_registry
+
+
+def run(fn: HFClassifierCompletionFn, prompts: list[object], threads: int) -> float:
+    from evals.record import DummyRecorder  # after ftevals, which lets evals import keyless
+
+    recorder = DummyRecorder(None, log=False)
+
+    def call(prompt: object) -> None:
+        with recorder.as_default_recorder("bench"):
+            fn(prompt)
+
+    started = time.perf_counter()
+    if threads == 1:
+        for prompt in prompts:
+            call(prompt)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(call, prompts))
+    return len(prompts) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--adapter", default="minilm-safety")
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    samples = read_jsonl(project_registry() / "data/prompt-safety/test.v1.jsonl")
+    prompts = [s["input"] for s in samples] * args.repeat
+    fn = HFClassifierCompletionFn(args.adapter)
+    run(fn, prompts[:16], 1)  # warm-up
+    baseline = run(fn, prompts, 1)
+    batched = run(fn, prompts, 10)
+    sizes = fn.batcher.batch_sizes[-20:]
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"prompts: {len(prompts)}  threads: torch={__import__('torch').get_num_threads()}")
+    print(f"baseline (sequential, batch 1): {baseline:8.1f} samples/s")
+    print(f"batched (10 threads, dynamic):  {batched:8.1f} samples/s")
+    print(f"ratio batched/baseline:         {batched / baseline:8.2f}x")
+    print(f"mean batch size (last 20):      {sum(sizes) / len(sizes):8.1f}")
+    print(f"peak RSS:                       {peak_mb:8.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
