@@ -11,6 +11,7 @@ import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
-import ftevals  # noqa: E402,F401  (sets evals' placeholder key before any test imports evals)
+import ftevals  # noqa: F401  (sets evals' placeholder key before any test imports evals)
 
 CHAT_TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{{ eos_token }}"
@@ -190,3 +191,23 @@ def minilm_adapter(tmp_path_factory: pytest.TempPathFactory, tiny_chat_data: Pat
         max_length=32,
     )
     return train_classifier(config, progress=False)
+
+
+@pytest.fixture
+def recorder(tmp_path: Path) -> Iterator[Any]:
+    """evals' LocalRecorder on a temp log, made the default recorder for sample ``t.dev.0``."""
+    from evals.base import RunSpec
+    from evals.record import LocalRecorder
+
+    spec = RunSpec(
+        completion_fns=["test"],
+        eval_name="t.dev.v0",
+        base_eval="t",
+        split="dev",
+        run_config={},
+        created_by="pytest",
+    )
+    rec = LocalRecorder(str(tmp_path / "events.jsonl"), spec)
+    with rec.as_default_recorder("t.dev.0"):
+        yield rec
+    rec.flush_events()  # also proves every recorded event is JSON-serialisable

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
@@ -55,9 +56,11 @@ class DynamicBatcher(Generic[T, R]):
     def _loop(self) -> None:
         while True:
             batch = [self._queue.get()]
+            # one deadline for the whole batch: the first caller waits at most max_wait_s
+            deadline = time.monotonic() + self.max_wait_s
             while len(batch) < self.max_batch:
                 try:
-                    batch.append(self._queue.get(timeout=self.max_wait_s))
+                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
             self._run(batch)
