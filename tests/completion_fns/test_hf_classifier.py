@@ -152,3 +152,30 @@ def test_missing_adapter_says_how_to_make_it() -> None:
 def test_missing_adapter_path_says_how_to_make_it(tmp_path: Path) -> None:
     with pytest.raises(FtevalsError, match="make demo"):
         HFClassifierCompletionFn(adapter=str(tmp_path / "gone"))
+
+
+def test_merged_inference_matches_the_unmerged_adapter(
+    classifier: HFClassifierCompletionFn, minilm_adapter: Path
+) -> None:
+    unmerged = HFClassifierCompletionFn(adapter=str(minilm_adapter), merge="")
+    assert type(unmerged.model).__name__.startswith("Peft")
+    assert not type(classifier.model).__name__.startswith("Peft")
+    merged_out = classifier.predict_batch(TEXTS)
+    plain_out = unmerged.predict_batch(TEXTS)
+    for (label_a, probs_a, n_a), (label_b, probs_b, n_b) in zip(merged_out, plain_out, strict=True):
+        assert n_a == n_b
+        assert max(abs(probs_a[k] - probs_b[k]) for k in probs_a) < 1e-4
+        if abs(probs_b["unsafe"] - 0.5) > 1e-3:
+            assert label_a == label_b
+
+
+def test_length_sorted_chunks_keep_the_input_order(classifier: HFClassifierCompletionFn) -> None:
+    classifier.chunk = 2
+    try:
+        chunked = classifier.predict_batch(TEXTS)
+    finally:
+        classifier.chunk = 16
+    one_by_one = [classifier.predict_batch([t])[0] for t in TEXTS]
+    for (_, probs_a, n_a), (_, probs_b, n_b) in zip(chunked, one_by_one, strict=True):
+        assert n_a == n_b
+        assert max(abs(probs_a[k] - probs_b[k]) for k in probs_a) < 1e-4
