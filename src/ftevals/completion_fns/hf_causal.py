@@ -97,6 +97,7 @@ class HFCausalCompletionFn:
                 peft_model.base_model.set_adapter(names)
             self.model = peft_model
             self.adapter_names = [d.name for d in adapter_dirs]
+        self.adapter_dirs = adapter_dirs
         self.model.eval()
         self.choices = _as_list(choices)
         self.choice_ids = self._first_token_ids(self.choices)
