@@ -12,6 +12,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHES = [
     [sys.executable, str(HERE / "classifier_throughput.py")],
+    [sys.executable, str(HERE / "data_tools.py")],
+    [sys.executable, str(HERE / "remote_throughput.py")],
+    [sys.executable, str(HERE / "serve_load.py"), "--requests", "16"],
 ]
 
 

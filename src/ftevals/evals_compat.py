@@ -43,4 +43,18 @@ def registry_class() -> type[Any]:
                 return []
             return list(super().api_model_ids)
 
+        def make_completion_fn(self, name: str, **kwargs: Any) -> Any:
+            """evals' resolution, plus ``openai/<model>``, ``azure/<deployment>``,
+            ``octoai/<model>`` and ``openpipe/<model>`` for any name after the prefix."""
+            if self.get_completion_fn(name) is None:
+                from evals.utils.misc import make_object
+
+                from ftevals.completion_fns.compatible import prefixed_spec
+
+                routed = prefixed_spec(name)
+                if routed is not None:
+                    cls, args = routed
+                    return make_object(cls)(**{**args, **kwargs}, registry=self)
+            return super().make_completion_fn(name, **kwargs)
+
     return FtevalsRegistry

@@ -2,42 +2,119 @@
 
 from __future__ import annotations
 
+import codecs
 import json
+import json.encoder
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import orjson
 
 from ftevals.errors import InputError
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+# json's C encoder built once (JSONEncoder.encode builds one per call, half of its cost);
+# the same output as json.dumps(obj, ensure_ascii=False), without the circular-reference check.
+_MAKE_C_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODE: Any = (
+    None
+    if _MAKE_C_ENCODER is None
+    else _MAKE_C_ENCODER(
+        None, _ENCODER.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
+    )
+)
 
 
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, object)`` for each non-blank line; errors name file:line."""
+@dataclass(frozen=True)
+class JsonlIssue:
+    """A line :func:`iter_jsonl` did not yield, reported to its ``on_issue`` callback.
+
+    ``kind`` is ``blank``, ``bom`` (a UTF-8 byte order mark, ignored; the line itself is read),
+    ``too_long``, ``encoding`` (not UTF-8), ``invalid_json`` or ``not_object``.
+    """
+
+    line: int
+    kind: str
+    message: str
+
+
+def raw_lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """``(line_number, raw)``; ``raw`` is None for a line over MAX_LINE_BYTES, which is skipped
+    in bounded chunks, so one huge line never sits in memory."""
+    lineno = 0
+    while True:
+        raw = fh.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        lineno += 1
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = fh.readline(MAX_LINE_BYTES)
+            yield lineno, None
+        else:
+            yield lineno, raw
+
+
+def _decode(raw: bytes) -> tuple[Any, str, str]:
+    """Slow path for lines orjson refuses: exact messages, and what ``json`` also accepts
+    (NaN, integers beyond 64 bits, lone surrogate escapes). Returns (object, issue kind, message);
+    the kind is empty when the line parsed."""
+    try:
+        text = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        return None, "encoding", f"not valid UTF-8 ({exc.reason})"
+    if not text.strip():
+        return None, "blank", "blank line"
+    try:
+        return json.loads(text), "", ""
+    except json.JSONDecodeError as exc:
+        return None, "invalid_json", f"invalid JSON: {exc.msg} (column {exc.colno})"
+
+
+def iter_jsonl(
+    path: str | Path, on_issue: Callable[[JsonlIssue], None] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for each non-blank line; errors name file:line.
+
+    A UTF-8 byte order mark at the start of the file is ignored. Without ``on_issue``, the first
+    bad line raises :class:`InputError` and blank lines are skipped. With ``on_issue``, every
+    line not yielded (blank, bad) and a BOM are reported to it, and reading goes on: the caller
+    counts them, so nothing is dropped silently.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "file not found")
     with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if len(raw) > MAX_LINE_BYTES:
-                raise InputError(path, f"line longer than {MAX_LINE_BYTES} bytes", lineno)
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(path, f"not valid UTF-8 ({exc.reason})", lineno) from None
-            if not text.strip():
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    path, f"invalid JSON: {exc.msg} (column {exc.colno})", lineno
-                ) from None
-            if not isinstance(obj, dict):
-                raise InputError(path, f"expected a JSON object, got {type(obj).__name__}", lineno)
-            yield lineno, obj
+        for lineno, raw in raw_lines(fh):
+            kind = message = ""
+            if raw is None:
+                kind, message = "too_long", f"line longer than {MAX_LINE_BYTES} bytes"
+            else:
+                if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[len(codecs.BOM_UTF8) :]
+                    if on_issue is not None:
+                        on_issue(JsonlIssue(1, "bom", "UTF-8 byte order mark (ignored)"))
+                if not raw.strip():
+                    kind, message = "blank", "blank line"
+                else:
+                    try:
+                        obj = orjson.loads(raw)
+                    except orjson.JSONDecodeError:
+                        obj, kind, message = _decode(raw)
+                    if not kind and not isinstance(obj, dict):
+                        kind = "not_object"
+                        message = f"expected a JSON object, got {type(obj).__name__}"
+            if not kind:
+                yield lineno, obj
+            elif on_issue is not None:
+                on_issue(JsonlIssue(lineno, kind, message))
+            elif kind != "blank":
+                raise InputError(path, message, lineno)
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
@@ -46,22 +123,54 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)
+    """One JSONL line (without the newline): ``json.dumps(obj, ensure_ascii=False)``."""
+    if _C_ENCODE is None or not isinstance(obj, dict):
+        return _ENCODER.encode(obj)
+    return "".join(_C_ENCODE(obj, 0))
+
+
+class AtomicJsonlWriter:
+    """Write JSONL to a temporary file beside ``path``; :meth:`commit` renames it into place,
+    :meth:`abort` (or leaving a ``with`` block on an exception) removes it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
+        self._tmp = Path(tmp)
+        self._fh = os.fdopen(fd, "w", encoding="utf-8")
+        self.count = 0
+
+    def write(self, row: Any) -> None:
+        self._fh.write(dumps(row) + "\n")
+        self.count += 1
+
+    def commit(self) -> int:
+        self._fh.close()
+        os.replace(self._tmp, self.path)
+        return self.count
+
+    def abort(self) -> None:
+        self._fh.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> AtomicJsonlWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if self._fh.closed:  # committed or aborted already
+            return
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
     """Write rows atomically (temporary file, then rename). Returns the row count."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(dumps(row) + "\n")
-                count += 1
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return count
+    with AtomicJsonlWriter(path) as writer:
+        for row in rows:
+            writer.write(row)
+    return writer.count

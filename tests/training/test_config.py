@@ -175,11 +175,6 @@ def test_python_tags_are_refused(tmp_path: Path, tag: str) -> None:
     assert not marker.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (training/config.py): values of the wrong type are not checked; "
-    "'epochs: two' fails with a bare TypeError text and 'batch_size: 2.5' is accepted",
-)
 @pytest.mark.parametrize(
     ("text", "name"), [("epochs: two", "epochs"), ("batch_size: 2.5", "batch_size")]
 )

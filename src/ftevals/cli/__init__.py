@@ -10,10 +10,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from ftevals.cli import data, harness, train
+from ftevals.cli import data, harness, recipes, review, serve, train
 from ftevals.errors import FtevalsError
 
-GROUPS = [data, train, harness]
+GROUPS = [data, train, harness, recipes, review, serve]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,15 +1,25 @@
-"""``ftevals train``: LoRA training."""
+"""``ftevals train``, ``ftevals fuse`` and ``ftevals sweep``: LoRA training and adapter fusion."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from ftevals.cli._common import split_csv
 from ftevals.errors import FtevalsError
+
+LORA_FLAGS = {
+    "lora_r": "r",
+    "lora_alpha": "lora_alpha",
+    "lora_dropout": "lora_dropout",
+}
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ftevals.training.config import TrainConfig
+    from dataclasses import asdict
+
+    from ftevals.training.config import LoraSettings, TrainConfig
+    from ftevals.training.train import train
 
     out = args.out
     if args.name:
@@ -24,11 +34,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         "kind": args.kind,
         "base": args.base,
         "format": args.format,
+        "text_field": args.text_field,
+        "label_field": args.label_field,
+        "system": args.system,
         "epochs": args.epochs,
+        "max_steps": args.max_steps,
         "learning_rate": args.lr,
         "batch_size": args.batch_size,
+        "grad_accum": args.grad_accum,
         "max_length": args.max_length,
         "seed": args.seed,
+        "val_fraction": args.val_fraction,
+        "eval_every": args.eval_every,
+        "early_stopping_patience": args.early_stopping_patience,
+        "checkpoint_every": args.checkpoint_every,
     }
     if args.config:
         config = TrainConfig.from_yaml(args.config, **overrides)
@@ -36,17 +55,107 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.data or not out:
             raise FtevalsError("train needs --data and --out or --name (or --config FILE)")
         config = TrainConfig(**{k: v for k, v in overrides.items() if v is not None})
-    if config.kind != "classifier":
-        raise FtevalsError("only --kind classifier is available in this version")
-    from ftevals.training.classifier import train_classifier
-
-    out = train_classifier(config, progress=not args.quiet)
-    print(f"adapter written to {out}")
+    lora = {dst: getattr(args, src) for src, dst in LORA_FLAGS.items()}
+    if args.target_modules:
+        lora["target_modules"] = split_csv(args.target_modules)
+    lora = {k: v for k, v in lora.items() if v is not None}
+    if lora:
+        config.lora = LoraSettings(**{**asdict(config.lora), **lora})
+    out_dir = train(config, progress=not args.quiet, resume=args.resume)
+    print(f"adapter written to {out_dir}")
     return 0
 
 
+def cmd_fuse(args: argparse.Namespace) -> int:
+    from ftevals.training.fuse import fuse
+
+    result = fuse(
+        args.adapter,
+        args.out,
+        base=args.base,
+        method=args.method,
+        density=args.density,
+        svd_rank=args.svd_rank,
+        majority_sign_method=args.majority_sign_method,
+        seed=args.seed,
+        merge=args.merge,
+        dtype=args.dtype,
+        probes=args.probes,
+        probe_tokens=args.probe_tokens,
+        tolerance=args.tolerance,
+        min_agreement=args.min_agreement,
+        overwrite=args.overwrite,
+    )
+    for check in result.checks:
+        print(f"  {'ok' if check.passed else 'FAILED':<6} {check.name:<14} {check.detail}")
+    print(f"fused adapter: {result.adapter_dir}")
+    if result.merged_dir:
+        print(f"merged model: {result.merged_dir}")
+    return 0
+
+
+def _weights(value: str) -> list[float]:
+    try:
+        return [float(w) for w in split_csv(value)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {value!r}"
+        ) from None
+
+
+def _fn_args(value: str | None) -> dict[str, str]:
+    pairs = {}
+    for item in split_csv(value):
+        if "=" not in item:
+            raise FtevalsError(f"--fn-args expects KEY=VALUE pairs, got {item!r}")
+        key, val = item.split("=", 1)
+        pairs[key.strip()] = val.strip()
+    return pairs
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from ftevals.training.sweep import eval_axis, sweep
+
+    registries = args.registry or []
+    safety = eval_axis(args.safety_eval, args.safety_metric, args.safety_higher, registries)
+    utility = eval_axis(args.utility_eval, args.utility_metric, args.utility_higher, registries)
+    result = sweep(
+        args.adapter,
+        args.out,
+        safety=safety,
+        utility=utility,
+        base=args.base,
+        methods=split_csv(args.methods),
+        weight_sets=args.weights or [[0.5] * len(args.adapter), [1.0] * len(args.adapter)],
+        densities=[float(d) for d in split_csv(args.densities)],
+        baselines=not args.no_baselines,
+        fn_args=_fn_args(args.fn_args),
+        registries=registries,
+        max_samples=args.max_samples,
+        concurrency=args.concurrency,
+        fuse_options={"tolerance": args.tolerance, "seed": args.seed},
+    )
+    print(f"{'candidate':<36} {'status':<9} {safety.metric:>12} {utility.metric:>12}")
+    for c in result.candidates:
+        s = "-" if c.safety is None else f"{c.safety:.4f}"
+        u = "-" if c.utility is None else f"{c.utility:.4f}"
+        print(f"{c.name:<36} {c.status:<9} {s:>12} {u:>12}")
+    print(f"table: {result.csv} and {result.json}; plot: {result.plot}")
+    bad = [c for c in result.candidates if c.status in ("failed", "error")]
+    return 1 if bad else 0
+
+
+def _direction(p: argparse.ArgumentParser, name: str) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(f"--{name}-higher-is-better", dest=f"{name}_higher", action="store_true")
+    group.add_argument(f"--{name}-lower-is-better", dest=f"{name}_higher", action="store_false")
+    p.set_defaults(**{f"{name}_higher": None})
+
+
 def register(sub: Any) -> None:
-    p = sub.add_parser("train", help="train a LoRA adapter")
+    from ftevals.training.combine import COMBINATIONS
+
+    p = sub.add_parser("train", help="train a LoRA adapter (classifier or causal SFT)")
     p.add_argument("--config", help="YAML config; flags override its fields")
     p.add_argument("--data")
     p.add_argument("--out", help="adapter directory")
@@ -56,10 +165,75 @@ def register(sub: Any) -> None:
     p.add_argument("--kind", choices=["classifier", "causal"])
     p.add_argument("--base", help="base model: minilm, smollm2-135m, a path or a hub id")
     p.add_argument("--format")
+    p.add_argument("--text-field")
+    p.add_argument("--label-field")
+    p.add_argument("--system", help="system prompt for rows without one (causal)")
     p.add_argument("--epochs", type=float)
+    p.add_argument("--max-steps", type=int, help="optimizer steps (overrides --epochs)")
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--grad-accum", type=int, help="micro-batches per optimizer step")
     p.add_argument("--max-length", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument("--val-fraction", type=float, help="hash-split share held out")
+    p.add_argument("--eval-every", type=int, help="validate every N steps (0: every epoch)")
+    p.add_argument("--early-stopping-patience", type=int)
+    p.add_argument("--checkpoint-every", type=int, help="checkpoint every N steps")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    p.add_argument("--lora-r", type=int)
+    p.add_argument("--lora-alpha", type=int)
+    p.add_argument("--lora-dropout", type=float)
+    p.add_argument("--target-modules", help="comma-separated module names")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+    f = sub.add_parser("fuse", help="combine LoRA adapters (and merge), checked on probes")
+    f.add_argument("--base", help="base model; default: the one stored with the adapters")
+    f.add_argument(
+        "--adapter",
+        action="append",
+        required=True,
+        metavar="DIR:WEIGHT",
+        help="an adapter and its weight (repeat; negative weights subtract)",
+    )
+    f.add_argument("--method", default="linear", choices=COMBINATIONS)
+    f.add_argument("--density", type=float, help="kept share for ties/dare/magnitude_prune")
+    f.add_argument("--svd-rank", type=int)
+    f.add_argument("--majority-sign-method", default="total", choices=["total", "frequency"])
+    f.add_argument("--seed", type=int, default=0, help="seed of the dare_* random pruning")
+    f.add_argument("--out", required=True)
+    f.add_argument("--merge", action="store_true", help="write a standalone merged model")
+    f.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    f.add_argument("--probes", help="fine-tuning file whose prompts are the probes")
+    f.add_argument("--probe-tokens", type=int, default=8, help="greedy tokens per probe")
+    f.add_argument("--tolerance", type=float, default=1e-3, help="relative logit tolerance")
+    f.add_argument("--min-agreement", type=float, default=1.0, help="greedy agreement needed")
+    f.add_argument("--overwrite", action="store_true")
+    f.set_defaults(func=cmd_fuse)
+
+    s = sub.add_parser("sweep", help="fuse over a grid and score safety against utility")
+    s.add_argument("--adapter", action="append", required=True, metavar="DIR")
+    s.add_argument("--base")
+    s.add_argument("--out", required=True)
+    s.add_argument("--methods", default="linear,cat,ties", help="comma-separated")
+    s.add_argument(
+        "--weights",
+        action="append",
+        type=_weights,
+        help="one weight per adapter, comma-separated (repeat; --weights=-0.5,1 for negatives)",
+    )
+    s.add_argument("--densities", default="0.5", help="comma-separated, for density methods")
+    s.add_argument("--safety-eval", default="refusal-keyword")
+    s.add_argument("--safety-metric", help="default: the eval's first registry metric")
+    _direction(s, "safety")
+    s.add_argument("--utility-eval", default="over-refusal-keyword")
+    s.add_argument("--utility-metric")
+    _direction(s, "utility")
+    s.add_argument("--fn-args", help="completion fn args for every candidate: k=v,k=v")
+    s.add_argument("--no-baselines", action="store_true", help="skip base and single adapters")
+    s.add_argument("--registry", action="append", help="extra registry directory (repeat)")
+    s.add_argument("--max-samples", type=int)
+    s.add_argument("--concurrency", type=int, default=1)
+    s.add_argument("--tolerance", type=float, default=1e-3)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_sweep)

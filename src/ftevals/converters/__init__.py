@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +21,7 @@ from ftevals.converters.formats import (
     WRITE_FORMATS,
     Row,
     detect_format,
+    iter_rows,
     read_rows,
     resolve_format,
     row_to_record,
@@ -26,14 +29,15 @@ from ftevals.converters.formats import (
 )
 from ftevals.converters.samples import (
     MODES,
+    ConflictCounter,
     LabelNormaliser,
     dedupe,
-    label_conflicts,
+    row_to_sample,
     rows_to_samples,
 )
-from ftevals.converters.split import assign_split, leakage, split_rows
+from ftevals.converters.split import assign_split, leakage, split_key, split_rows
 from ftevals.errors import FtevalsError, InputError
-from ftevals.jsonl import write_jsonl
+from ftevals.jsonl import AtomicJsonlWriter, JsonlIssue
 
 __all__ = [
     "ConvertReport",
@@ -43,6 +47,7 @@ __all__ = [
     "convert_file",
     "dedupe",
     "detect_format",
+    "iter_rows",
     "leakage",
     "read_rows",
     "rows_to_samples",
@@ -68,6 +73,10 @@ class ConvertReport(BaseModel):
     mode: str
     """Sample mode (classify or screen); only meaningful for samples."""
     rows_read: int
+    blank_lines: int = 0
+    """Blank lines skipped in the input (JSONL and text files)."""
+    bom: bool = False
+    """The input started with a UTF-8 byte order mark (ignored)."""
     written: dict[str, int] = Field(default_factory=dict)
     """Output path -> rows written, in write order."""
     duplicates_dropped: int = 0
@@ -83,6 +92,10 @@ class ConvertReport(BaseModel):
 
     def summary(self) -> str:
         lines = [f"read {self.rows_read} rows ({self.format}) from {self.input}"]
+        if self.blank_lines:
+            lines.append(f"skipped {self.blank_lines} blank lines")
+        if self.bom:
+            lines.append("ignored a UTF-8 byte order mark at the start of the file")
         if self.duplicates_dropped:
             lines.append(f"dropped {self.duplicates_dropped} duplicate prompts")
         if self.label_conflicts:
@@ -116,19 +129,62 @@ def _relabel(row: Row, normalise: LabelNormaliser) -> Row:
     return replace(row, messages=messages)
 
 
-def _records(
-    rows: list[Row], to: str, mode: str, normalise: LabelNormaliser
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Output records and their labels/answers."""
+def _record(row: Row, to: str, mode: str, normalise: LabelNormaliser) -> tuple[Any, str | None]:
+    """One output record and its label/answer (None for text output)."""
     if to == "samples":
-        samples = rows_to_samples(rows, mode, normalise)
-        key = "ideal" if mode == "classify" else "completion"
-        return samples, [str(s[key]) for s in samples]
+        sample = row_to_sample(row, mode, normalise)
+        return sample, str(sample["ideal" if mode == "classify" else "completion"])
     if to == "text":
-        return [row_to_record(row, to) for row in rows], []
-    relabelled = [_relabel(row, normalise) for row in rows]
-    answers = [a for a in (row.answer() for row in relabelled) if a is not None]
-    return [row_to_record(row, to) for row in relabelled], answers
+        return row_to_record(row, to), None
+    row = _relabel(row, normalise)
+    return row_to_record(row, to), row.answer()
+
+
+class _Answers:
+    """Label counts of one output: exact while there are at most MAX_LABELS distinct answers,
+    then only the number of distinct answers (by hash), so free text never fills memory."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] | None = Counter()
+        self.distinct: set[int] = set()
+
+    def add(self, answer: str) -> None:
+        if self.counts is not None:
+            self.counts[answer] += 1
+            if len(self.counts) <= MAX_LABELS:
+                return
+            self.distinct = {hash(a) for a in self.counts}
+            self.counts = None
+        self.distinct.add(hash(answer))
+
+    def report(self, path: str, report: ConvertReport) -> None:
+        if self.counts is not None:
+            if not self.counts:
+                return
+            report.distinct_answers[path] = len(self.counts)
+            ordered = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            report.label_counts[path] = dict(ordered)
+        else:
+            report.distinct_answers[path] = len(self.distinct)
+
+
+class _Leakage:
+    """Split keys met on both sides (impossible with one hash split, which sends equal keys to
+    the same side; kept as a check). Remembers 8 bytes per distinct key."""
+
+    def __init__(self) -> None:
+        self.sides: dict[str, set[bytes]] = {"train": set(), "test": set()}
+        self.leaked: set[bytes] = set()
+        self.examples: list[str] = []
+
+    def add(self, key: str, side: str) -> None:
+        digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+        self.sides[side].add(digest)
+        other = self.sides["test" if side == "train" else "train"]
+        if digest in other and digest not in self.leaked:
+            self.leaked.add(digest)
+            if len(self.examples) < LEAK_EXAMPLES:
+                self.examples.append(key)
 
 
 def convert_file(
@@ -147,6 +203,7 @@ def convert_file(
     seed: str = "ftevals",
     dedupe: bool = False,
     mode: str = "classify",
+    header: bool = True,
 ) -> ConvertReport:
     """Convert ``src`` to ``to`` (samples, chat, completion or text) and write ``out``.
 
@@ -155,8 +212,12 @@ def convert_file(
     format (samples too), split by :func:`~ftevals.converters.split.assign_split`.
     The label options (``strip``, ``lower``, ``label_map``) make the sample labels and also
     rewrite the final assistant turn of chat/completion outputs. ``dedupe`` keeps the first
-    row of each normalised prompt. Rows keep input order; outputs are byte-identical across
-    runs. Every row is converted before any file is written, so a bad row writes nothing.
+    row of each normalised prompt. ``header=False`` reads a CSV file without a header row.
+    Rows keep input order; outputs are byte-identical across runs.
+
+    Rows are streamed: memory does not grow with the file, except 16 bytes per row for the
+    label-conflict count and, with ``dedupe`` or ``split``, a digest per distinct prompt.
+    Outputs are written to temporary files renamed at the end, so a bad row writes nothing.
     """
     src, out = Path(src), Path(out)
     if to not in TARGETS:
@@ -171,37 +232,48 @@ def convert_file(
         raise FtevalsError(f"{out} is a directory; give a file path (or a split)")
     if split is not None and out.exists() and not out.is_dir():
         raise FtevalsError(f"{out} is a file; with a split the output is a directory")
+    if out.resolve() == src.resolve():
+        raise FtevalsError(f"{out} is the input file: choose another output")
 
     fmt = resolve_format(src, fmt, text_field, label_field)
-    rows = read_rows(src, fmt, text_field, label_field, system)
-    if not rows:
-        raise InputError(src, "no rows")
     normalise = LabelNormaliser(strip=strip, lower=lower, mapping=label_map)
-    report = ConvertReport(
-        input=str(src),
-        format=fmt,
-        to=to,
-        mode=mode,
-        rows_read=len(rows),
-        label_conflicts=label_conflicts(rows, normalise),
-    )
-    if dedupe:
-        rows, report.duplicates_dropped = _samples.dedupe(rows)  # the flag shadows dedupe()
+    report = ConvertReport(input=str(src), format=fmt, to=to, mode=mode, rows_read=0)
 
-    parts: dict[Path, list[Row]] = {out: rows}
-    if split is not None:
-        train, test = split_rows(rows, split, seed)
-        parts = {out / "train.jsonl": train, out / "test.jsonl": test}
-        leaked = leakage(train, test)
-        report.leakage_count, report.leakage_examples = len(leaked), leaked[:LEAK_EXAMPLES]
+    def on_issue(issue: JsonlIssue) -> None:
+        if issue.kind == "blank":
+            report.blank_lines += 1
+        elif issue.kind == "bom":
+            report.bom = True
 
-    outputs = {path: _records(part, to, mode, normalise) for path, part in parts.items()}
-    for path, (records, labels) in outputs.items():
-        report.written[str(path)] = write_jsonl(path, records)
-        if labels:
-            counts = Counter(labels)
-            report.distinct_answers[str(path)] = len(counts)
-            if len(counts) <= MAX_LABELS:
-                ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-                report.label_counts[str(path)] = dict(ordered)
+    paths = {"all": out} if split is None else {s: out / f"{s}.jsonl" for s in ("train", "test")}
+    conflicts = ConflictCounter(normalise)
+    seen = _samples.DedupeFilter() if dedupe else None
+    leaks = _Leakage() if split is not None else None
+    answers = {side: _Answers() for side in paths}
+    rows = iter_rows(src, fmt, text_field, label_field, system, header=header, on_issue=on_issue)
+    with contextlib.ExitStack() as stack:
+        writers = {s: stack.enter_context(AtomicJsonlWriter(p)) for s, p in paths.items()}
+        for row in rows:
+            report.rows_read += 1
+            record, answer = _record(row, to, mode, normalise)  # every row is checked
+            conflicts.add(row, answer if to == "samples" else None)
+            if seen is not None and not seen.keep(row):
+                continue
+            side = "all"
+            if split is not None and leaks is not None:
+                key = split_key(row)
+                side = assign_split(key, split, seed)
+                leaks.add(key, side)
+            writers[side].write(record)
+            if answer is not None:
+                answers[side].add(answer)
+        if not report.rows_read:
+            raise InputError(src, "no rows")
+    for side, path in paths.items():
+        report.written[str(path)] = writers[side].count
+        answers[side].report(str(path), report)
+    report.label_conflicts = conflicts.count()
+    report.duplicates_dropped = seen.dropped if seen is not None else 0
+    if leaks is not None:
+        report.leakage_count, report.leakage_examples = len(leaks.leaked), leaks.examples
     return report

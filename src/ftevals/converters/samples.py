@@ -9,10 +9,12 @@ sample already holds ``completion``). Row metadata, when not empty, rides along 
 
 from __future__ import annotations
 
+import hashlib
+from array import array
 from collections.abc import Mapping
 from typing import Any
 
-from ftevals.converters.formats import Row, normalise_text, prompt_and_answer
+from ftevals.converters.formats import Row, prompt_and_answer
 from ftevals.errors import FtevalsError, InputError
 
 MODES = ("classify", "screen")
@@ -62,7 +64,12 @@ class LabelNormaliser:
 
 def sample_input(prompt: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Prompt messages reduced to the keys evals uses: role, content and name if present."""
-    return [{k: m[k] for k in SAMPLE_MESSAGE_KEYS if k in m} for m in prompt]
+    return [
+        {"role": m["role"], "content": m["content"]}
+        if len(m) == 2 and "role" in m and "content" in m
+        else {k: m[k] for k in SAMPLE_MESSAGE_KEYS if k in m}
+        for m in prompt
+    ]
 
 
 def row_to_sample(
@@ -73,13 +80,13 @@ def row_to_sample(
         raise FtevalsError(f"unknown sample mode {mode!r} (expected {', '.join(MODES)})")
     normalise = normalise or LabelNormaliser()
     prompt, answer = prompt_and_answer(row)
-    field = f"messages[{len(row.messages) - 1}].content"
     if answer is None:
         raise InputError(row.source, "no assistant turn to use as the label", row.line, "messages")
     label = normalise(answer)
     sample: dict[str, Any] = {"input": sample_input(prompt)}
     if mode == "classify":
         if not label:
+            field = f"messages[{len(row.messages) - 1}].content"
             raise InputError(row.source, "empty label (would match any answer)", row.line, field)
         sample["ideal"] = label
     else:
@@ -102,35 +109,83 @@ def rows_to_samples(
     return [row_to_sample(row, mode, normalise) for row in rows]
 
 
-def prompt_key(row: Row) -> tuple[tuple[str, str], ...]:
-    """Duplicate key: normalised (role, content) of the messages before the last assistant."""
-    return tuple(
-        (
-            str(m.get("role")),
-            normalise_text(m["content"]) if isinstance(m.get("content"), str) else "",
-        )
-        for m in row.prompt_messages()
-    )
+def prompt_key(row: Row) -> str:
+    """Duplicate key: the messages before the last assistant turn as one comparison text, each
+    as ``NUL role NUL content`` with whitespace runs collapsed and case folded (so, as for
+    :func:`normalise_text` of each message, surrounding whitespace does not count). A turn
+    without text content (a tool call) counts by its role."""
+    parts = []
+    for m in row.prompt_messages():
+        content = m.get("content")
+        parts.append(f"\0 {m.get('role')} \0 {content if isinstance(content, str) else ''}")
+    return " ".join(" ".join(parts).split()).casefold()
+
+
+def prompt_digest(row: Row) -> bytes:
+    """A 16-byte BLAKE2b digest of :func:`prompt_key` (what de-duplication remembers)."""
+    return hashlib.blake2b(prompt_key(row).encode(), digest_size=16).digest()
+
+
+class DedupeFilter:
+    """Keeps the first row of each prompt (:func:`prompt_key`), remembering one 16-byte digest
+    per distinct prompt, never the rows."""
+
+    def __init__(self) -> None:
+        self._seen: set[bytes] = set()
+        self.dropped = 0
+
+    def keep(self, row: Row) -> bool:
+        digest = prompt_digest(row)
+        if digest in self._seen:
+            self.dropped += 1
+            return False
+        self._seen.add(digest)
+        return True
+
+
+class ConflictCounter:
+    """Counts prompts seen with more than one (normalised) answer, keeping 16 bytes per row
+    (two 64-bit hashes of this process, a count cannot be stored) and counting at the end."""
+
+    def __init__(self, normalise: LabelNormaliser | None = None) -> None:
+        self.normalise = normalise or LabelNormaliser()
+        self._prompts = array("q")
+        self._answers = array("q")
+
+    def add(self, row: Row, label: str | None = None) -> None:
+        """Count ``row``; ``label`` is its normalised answer when the caller has it already."""
+        if label is None:
+            answer = row.answer()
+            if answer is None:
+                return
+            label = self.normalise(answer)
+        self._prompts.append(hash(prompt_key(row)))
+        self._answers.append(hash(label))
+
+    def count(self) -> int:
+        if not self._prompts:
+            return 0
+        import numpy as np
+
+        prompts = np.frombuffer(self._prompts, dtype=np.int64)
+        order = np.argsort(prompts, kind="stable")
+        prompts, answers = prompts[order], np.frombuffer(self._answers, dtype=np.int64)[order]
+        del order
+        # grouped by prompt, a prompt has two answers exactly when two neighbours differ
+        differ = (prompts[1:] == prompts[:-1]) & (answers[1:] != answers[:-1])
+        return len(np.unique(prompts[1:][differ]))
 
 
 def dedupe(rows: list[Row]) -> tuple[list[Row], int]:
     """Keep the first row of each :func:`prompt_key`; return (kept rows, dropped count)."""
-    seen: set[tuple[tuple[str, str], ...]] = set()
-    kept: list[Row] = []
-    for row in rows:
-        key = prompt_key(row)
-        if key not in seen:
-            seen.add(key)
-            kept.append(row)
-    return kept, len(rows) - len(kept)
+    seen = DedupeFilter()
+    kept = [row for row in rows if seen.keep(row)]
+    return kept, seen.dropped
 
 
 def label_conflicts(rows: list[Row], normalise: LabelNormaliser | None = None) -> int:
     """How many distinct prompts appear with more than one (normalised) answer."""
-    normalise = normalise or LabelNormaliser()
-    answers: dict[tuple[tuple[str, str], ...], set[str]] = {}
+    counter = ConflictCounter(normalise)
     for row in rows:
-        answer = row.answer()
-        if answer is not None:
-            answers.setdefault(prompt_key(row), set()).add(normalise(answer))
-    return sum(1 for labels in answers.values() if len(labels) > 1)
+        counter.add(row)
+    return counter.count()

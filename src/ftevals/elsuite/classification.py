@@ -4,7 +4,9 @@ evals' ``Match`` is a prefix check without whitespace stripping: `` safe`` fails
 ``safe`` and ``unsafe!!`` passes against ``unsafe``. ``LabelMatch`` normalises the answer
 (case, surrounding whitespace, quotes and punctuation) and accepts it only if it *is* one
 of the labels, or its first word is. Anything else is recorded as an invalid answer
-(``label: null``), never guessed into a class.
+(``label: null``), never guessed into a class. A call that failed for good (see
+``ftevals.elsuite._calls``) is recorded as ``failed: true`` with its ``error``, left out
+of accuracy and counted as ``failed`` in the report.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from evals.api import CompletionFn
 from evals.record import RecorderBase, record_match
 
 from ftevals import evals_compat  # noqa: F401  (sets the placeholder key before evals)
+from ftevals.elsuite._calls import complete
+from ftevals.errors import FtevalsError
 
 _EDGE = re.compile(r"^[\s\"'`*_.,:;!?()\[\]{}<>-]+|[\s\"'`*_.,:;!?()\[\]{}<>-]+$")
 _FIRST_WORD = re.compile(r"[A-Za-z0-9_/-]+")
@@ -72,10 +76,21 @@ class LabelMatch(evals.Eval):  # type: ignore[misc]
         ideal = sample["ideal"]
         expected = ideal[0] if isinstance(ideal, list) else ideal
         labels = self.labels or [expected]
-        result = self.completion_fn(
-            prompt=sample["input"], temperature=0.0, max_tokens=self.max_tokens
+        sampled, failure = complete(
+            self.completion_fn, sample["input"], temperature=0.0, max_tokens=self.max_tokens
         )
-        sampled = result.get_completions()[0]
+        if failure is not None:  # a failed call is a failed sample, never a wrong answer
+            record_match(
+                False,
+                expected=expected,
+                picked=None,
+                sampled="",
+                label=None,
+                options=labels,
+                failed=True,
+                error=failure,
+            )
+            return
         label = parse_label(sampled, labels)
         record_match(
             label == expected,
@@ -93,9 +108,17 @@ class LabelMatch(evals.Eval):  # type: ignore[misc]
                 {s["ideal"] if isinstance(s["ideal"], str) else s["ideal"][0] for s in samples}
             )
         self.eval_all_samples(recorder, samples)
-        events = recorder.get_events("match")
+        everything = recorder.get_events("match")
+        events = [e for e in everything if e.data.get("failed") is not True]
+        failed = len(everything) - len(events)
+        if failed and not events:
+            first = next(e.data["error"] for e in everything if e.data.get("failed") is True)
+            raise FtevalsError(f"all {failed} samples failed; first: {first}")
         invalid = sum(1 for e in events if e.data.get("label") is None)
-        return {
+        report = {
             "accuracy": float(evals.metrics.get_accuracy(events)),
             "invalid_rate": invalid / len(events) if events else 0.0,
         }
+        if failed:  # only then, so reports of runs without failures keep their keys
+            report["failed"] = failed
+        return report

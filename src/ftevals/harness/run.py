@@ -29,11 +29,21 @@ class PairRecord(BaseModel):
     eval: str = Field(description="Eval name or alias as given to oaieval.")
     log: str = Field(description="evals log file, relative to the run directory.")
     status: str = Field(
-        default="pending", description="pending, done, skipped (already done) or failed."
+        default="pending",
+        description="pending, running, done, skipped (already done), failed or interrupted.",
     )
     seconds: float | None = Field(default=None, description="Wall time of the oaieval process.")
+    samples: int | None = Field(default=None, description="Samples the eval ran (if known).")
+    cache_hits: int | None = Field(
+        default=None, description="Calls answered from the sample cache (resumed work)."
+    )
+    cache_stored: int | None = Field(default=None, description="New answers stored (model calls).")
     final_report: dict[str, Any] | None = Field(default=None, description="evals' final report.")
     error: str | None = Field(default=None, description="Last lines of stderr when failed.")
+
+    @property
+    def stem(self) -> str:
+        return Path(self.log).stem
 
 
 class RunManifest(BaseModel):
@@ -46,9 +56,22 @@ class RunManifest(BaseModel):
     evals: list[str]
     registries: list[str]
     max_samples: int | None = None
-    started_at: str
-    finished_at: str | None = None
+    started_at: str = Field(description="Start of the first attempt in this directory.")
+    finished_at: str | None = Field(default=None, description="End of the latest attempt.")
+    attempts: int = Field(default=1, description="Times `ftevals run` ran in this directory.")
     pairs: list[PairRecord]
+
+
+def read_manifest(out_dir: Path) -> RunManifest | None:
+    """The manifest of a run directory, or None if it has none (or an unreadable one)."""
+    try:
+        text = (out_dir / "manifest.json").read_text(encoding="utf-8")
+        return RunManifest.model_validate_json(text)
+    except (OSError, ValueError):
+        return None
+
+
+FINISHED = ("done", "skipped")
 
 
 def _now() -> str:
@@ -113,6 +136,25 @@ def expand_eval_sets(eval_sets: Sequence[str], registries: Sequence[str]) -> lis
     return names
 
 
+def _spec_max_samples(log: Path) -> object:
+    """``run_config.max_samples`` of a log's spec line (``"?"`` if unreadable)."""
+    with log.open(encoding="utf-8") as fh:
+        try:
+            spec = json.loads(fh.readline()).get("spec", {})
+        except (json.JSONDecodeError, AttributeError):
+            return "?"
+    config = spec.get("run_config") if isinstance(spec, dict) else None
+    return config.get("max_samples") if isinstance(config, dict) else "?"
+
+
+def finished_report(log: Path, max_samples: int | None) -> dict[str, Any] | None:
+    """The final report of a finished log made with the same ``--max-samples``, else None."""
+    report = final_report(log)
+    if report is None or _spec_max_samples(log) != max_samples:
+        return None
+    return report
+
+
 def run_matrix(
     models: Sequence[str],
     evals: Sequence[str],
@@ -122,14 +164,24 @@ def run_matrix(
     max_samples: int | None = None,
     completion_args: str | None = None,
     on_pair: Callable[[PairRecord], None] | None = None,
+    progress: bool = False,
 ) -> RunManifest:
-    """Run every pair with ``python -m ftevals.harness.engine``; finished pairs are skipped."""
+    """Run every pair with ``python -m ftevals.harness.engine``.
+
+    Resumable: a pair whose log is finished (same ``max_samples``) is skipped; an interrupted
+    pair runs again with its sample cache (``<out_dir>/cache/<pair>.cache``), so the samples
+    it answered before are not sent to the model again. At most ``concurrency`` pairs run at
+    once. ``progress`` shows a bar over the samples of all pairs (on a terminal).
+    """
+    from ftevals.harness.progress import RunProgress
+
     if not models or not evals:
         raise FtevalsError("give at least one model and one eval")
     if concurrency < 1:
         raise FtevalsError("concurrency must be >= 1")
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "logs").mkdir(exist_ok=True)
+    for sub in ("logs", "cache", ".progress"):
+        (out_dir / sub).mkdir(exist_ok=True)
     registries = [str(Path(r).resolve()) for r in registries]
     manifest = RunManifest(
         evals_version=_evals_version(),
@@ -145,28 +197,59 @@ def run_matrix(
             for e in evals
         ],
     )
+    previous = read_manifest(out_dir)
+    earlier: dict[tuple[str, str], PairRecord] = {}
+    if previous is not None:
+        manifest.started_at, manifest.attempts = previous.started_at, previous.attempts + 1
+        earlier = {(p.model, p.eval): p for p in previous.pairs if p.status in FINISHED}
+    logs = [pair.log for pair in manifest.pairs]
+    clashes = sorted({log for log in logs if logs.count(log) > 1})
+    if clashes:
+        raise FtevalsError(f"model/eval names map to the same log file: {', '.join(clashes)}")
     lock = threading.Lock()
 
     def save() -> None:
-        tmp = out_dir / ".manifest.json.tmp"
-        tmp.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, out_dir / "manifest.json")
-
-    def run_pair(pair: PairRecord) -> None:
-        log = out_dir / pair.log
-        report = final_report(log)
-        if report is not None:
-            pair.status, pair.final_report = "skipped", report
-        else:
-            _run_one(pair, out_dir, registries, max_samples, completion_args)
         with lock:
+            tmp = out_dir / ".manifest.json.tmp"
+            tmp.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+            os.replace(tmp, out_dir / "manifest.json")
+
+    with RunProgress(len(manifest.pairs), enabled=progress) as bar:
+
+        def run_pair(pair: PairRecord) -> None:
+            report = finished_report(out_dir / pair.log, max_samples)
+            if report is not None:
+                pair.status, pair.final_report = "skipped", report
+                if (before := earlier.get((pair.model, pair.eval))) is not None:
+                    pair.seconds, pair.samples = before.seconds, before.samples
+                    pair.cache_hits, pair.cache_stored = before.cache_hits, before.cache_stored
+                bar.finish_pair(pair.stem)
+            else:
+                pair.status = "running"
+                save()
+                progress_file = out_dir / ".progress" / f"{pair.stem}.progress"
+                progress_file.unlink(missing_ok=True)
+                bar.start_pair(pair.stem, progress_file)
+                _run_one(pair, out_dir, registries, max_samples, completion_args, progress_file)
+                seen = bar.finish_pair(pair.stem)
+                if seen is not None:
+                    pair.samples = seen.total
+                    pair.cache_hits, pair.cache_stored = seen.cache_hits, seen.cache_stored
             save()
             if on_pair is not None:
-                on_pair(pair)
+                with bar.external_write():
+                    on_pair(pair)
 
-    save()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(run_pair, manifest.pairs))
+        save()
+        try:
+            with ThreadPoolExecutor(max_workers=concurrency) as pool:
+                list(pool.map(run_pair, manifest.pairs))
+        except KeyboardInterrupt:
+            for pair in manifest.pairs:
+                if pair.status in ("pending", "running"):
+                    pair.status = "interrupted"
+            save()
+            raise
     manifest.finished_at = _now()
     save()
     return manifest
@@ -178,18 +261,21 @@ def _run_one(
     registries: Sequence[str],
     max_samples: int | None,
     completion_args: str | None,
+    progress_file: Path,
 ) -> None:
     partial = out_dir / f".{pair.log}.partial"
     partial.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "ftevals.harness.engine", pair.model, pair.eval]
     cmd += ["--record_path", str(partial)]
+    cmd += ["--ftevals_cache", str(out_dir / "cache" / f"{pair.stem}.cache")]
+    cmd += ["--ftevals_progress", str(progress_file)]
     for registry in registries:
         cmd += ["--registry_path", registry]
     if max_samples is not None:
         cmd += ["--max_samples", str(max_samples)]
     if completion_args:
         cmd += ["--completion_args", completion_args]
-    stderr_path = out_dir / "logs" / f"{Path(pair.log).stem}.txt"
+    stderr_path = out_dir / "logs" / f"{pair.stem}.txt"
     started = time.perf_counter()
     with stderr_path.open("w", encoding="utf-8") as err:
         rc = subprocess.run(cmd, stdout=err, stderr=subprocess.STDOUT, check=False).returncode
@@ -201,4 +287,4 @@ def _run_one(
         pair.error = f"exit {rc}; see {stderr_path}: " + " | ".join(tail)
         return
     os.replace(partial, out_dir / pair.log)
-    pair.status, pair.final_report = "done", report
+    pair.status, pair.final_report, pair.error = "done", report, None

@@ -1,0 +1,114 @@
+"""Streaming readers of the non-JSONL inputs: CSV files and plain text files of prompts.
+
+Both yield ``(line_number, record)`` like :func:`ftevals.jsonl.iter_jsonl`, so
+:func:`~ftevals.converters.formats.iter_rows` treats every source alike. JSONL itself is read
+by :mod:`ftevals.jsonl`, the one JSONL reader.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from ftevals.errors import InputError
+from ftevals.jsonl import MAX_LINE_BYTES, JsonlIssue, raw_lines
+
+LINES_FIELD = "text"
+"""The field name a line of a ``lines`` file gets (it becomes the user message)."""
+
+
+def column_names(width: int) -> list[str]:
+    """Names of the columns of a CSV file read without a header: ``"1"``, ``"2"``, ..."""
+    return [str(i) for i in range(1, width + 1)]
+
+
+def iter_csv(
+    path: Path, fields: tuple[str, ...], header: bool = True
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows of a CSV file as dicts; ``fields`` must be columns. Without ``header`` the columns
+    are named by :func:`column_names` and every row must have as many as the first.
+    Blank lines are skipped; a row with the wrong number of fields raises :class:`InputError`."""
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    with path.open("rb") as fh:
+        reader = csv.reader(_decoded_lines(path, fh))
+        names: list[str] | None = None
+        try:
+            if header:
+                names = next(reader, None)
+                if names is None:
+                    raise InputError(path, "no header row (empty file)", 1)
+                if len(set(names)) != len(names):
+                    raise InputError(path, f"duplicate column names in {names}", 1)
+                _check_fields(path, names, fields, header)
+            for record in reader:
+                if not record:
+                    continue
+                if names is None:
+                    names = column_names(len(record))
+                    _check_fields(path, names, fields, header)
+                if len(record) != len(names):
+                    what = "the header has" if header else "the first row has"
+                    msg = f"{len(record)} fields, {what} {len(names)}"
+                    raise InputError(path, msg, reader.line_num)
+                yield reader.line_num, dict(zip(names, record, strict=True))
+        except csv.Error as exc:
+            raise InputError(path, f"invalid CSV: {exc}", reader.line_num) from None
+
+
+def _decoded_lines(path: Path, fh: IO[bytes]) -> Iterator[str]:
+    """Physical lines as text (line endings kept, for the csv module), so that a line that is
+    not UTF-8 or too long is reported with its number."""
+    for lineno, raw in raw_lines(fh):
+        if raw is None:
+            raise InputError(path, f"line longer than {MAX_LINE_BYTES} bytes", lineno)
+        if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(path, f"not valid UTF-8 ({exc.reason})", lineno) from None
+
+
+def _check_fields(path: Path, names: list[str], fields: tuple[str, ...], header: bool) -> None:
+    for name in fields:
+        if name not in names:
+            shown = ", ".join(n if len(n) <= 40 else n[:37] + "..." for n in names)
+            hint = "" if not header else " (if the file has no header row, read it without one)"
+            where = 1 if header else None
+            raise InputError(path, f"no such column (columns: {shown}){hint}", where, name)
+
+
+def iter_lines(
+    path: Path, on_issue: Callable[[JsonlIssue], None] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``{"text": line}`` for each non-blank line of a UTF-8 text file (a BOM is ignored).
+
+    Blank lines are skipped and reported to ``on_issue`` (as ``blank``); a line that is not
+    UTF-8 or longer than MAX_LINE_BYTES raises, or is reported when ``on_issue`` is given."""
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    with path.open("rb") as fh:
+        for lineno, raw in raw_lines(fh):
+            kind = message = ""
+            if raw is None:
+                kind, message = "too_long", f"line longer than {MAX_LINE_BYTES} bytes"
+            else:
+                if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[len(codecs.BOM_UTF8) :]
+                try:
+                    text = raw.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError as exc:
+                    kind, message = "encoding", f"not valid UTF-8 ({exc.reason})"
+                else:
+                    if not text.strip():
+                        kind, message = "blank", "blank line"
+            if not kind:
+                yield lineno, {LINES_FIELD: text}
+            elif on_issue is not None:
+                on_issue(JsonlIssue(lineno, kind, message))
+            elif kind != "blank":
+                raise InputError(path, message, lineno)

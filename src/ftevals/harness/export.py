@@ -1,0 +1,101 @@
+"""A :class:`~ftevals.harness.compare.Comparison` as pandas DataFrames, JSON and CSV files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ftevals.harness.compare import Comparison
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SUMMARY_COLUMNS = [
+    "eval", "model", "kind", "run_id", "eval_name", "judge", "policy", "n", "failed", "accuracy",
+    "macro_precision", "macro_recall", "macro_f1",
+    "weighted_precision", "weighted_recall", "weighted_f1", "mcc",
+    "invalid", "positive_label", "auprc", "samples_per_s", "prompt_tokens", "completion_tokens",
+    "latency_p50_s", "latency_p95_s", "cost_usd", "cost_per_1k",
+    "choice_counts", "mean_score", "metascore", "human_n", "human_agreement", "human_kappa",
+    "notes", "log",
+]  # fmt: skip
+PER_CLASS_COLUMNS = ["eval", "model", "run_id", "label", "precision", "recall", "f1", "support"]
+CONFUSION_COLUMNS = ["eval", "model", "run_id", "expected", "predicted", "count"]
+CURVE_COLUMNS = ["eval", "model", "run_id", "threshold", "precision", "recall", "f1"]
+PAIRED_COLUMNS = [
+    "eval", "eval_name", "kind", "model_a", "model_b", "run_a", "run_b", "n", "a_only", "b_only",
+    "mcnemar_p", "mcnemar_statistic", "mcnemar_method", "metric", "a_value", "b_value", "diff",
+    "ci_low", "ci_high", "ci_level", "flips",
+]  # fmt: skip
+FLIP_COLUMNS = ["eval", "model_a", "model_b", "run_a", "run_b", "sample_id", "expected", "a", "b"]
+JUDGE_COLUMNS = [
+    "eval", "eval_name", "policy", "judge_a", "judge_b", "run_a", "run_b", "n", "agreement",
+    "kappa",
+]  # fmt: skip
+_INT_COLUMNS = {
+    "summary": ["n", "failed", "invalid", "prompt_tokens", "completion_tokens", "human_n"],
+    "paired": ["a_only", "b_only"],
+}
+
+
+def comparison_frames(comparison: Comparison) -> dict[str, pd.DataFrame]:
+    """Frames ``summary``, ``per_class``, ``confusion``, ``pr_curve``, ``paired``, ``flips``
+    and ``judges`` (the columns are the ``*_COLUMNS`` lists)."""
+    import pandas as pd
+
+    rows: dict[str, list[dict[str, Any]]] = {
+        "summary": [], "per_class": [], "confusion": [], "pr_curve": [],
+        "paired": [], "flips": [], "judges": [],
+    }  # fmt: skip
+    for row in comparison.rows:
+        record = row.model_dump(include=set(SUMMARY_COLUMNS))
+        for name in ("macro", "weighted"):
+            avg = getattr(row, name)
+            for metric in ("precision", "recall", "f1"):
+                record[f"{name}_{metric}"] = getattr(avg, metric) if avg is not None else None
+        record["choice_counts"] = json.dumps(row.choice_counts) if row.choice_counts else None
+        record["notes"] = "; ".join(row.notes) or None
+        rows["summary"].append(record)
+        keys = {"eval": row.eval, "model": row.model, "run_id": row.run_id}
+        for label, report in row.per_class.items():
+            rows["per_class"].append({**keys, "label": label, **report.model_dump()})
+        for expected, predicted in row.confusion.items():
+            for label, count in predicted.items():
+                cell = {"expected": expected, "predicted": label, "count": count}
+                rows["confusion"].append({**keys, **cell})
+        rows["pr_curve"] += [{**keys, **point.model_dump()} for point in row.pr_curve]
+    for pair in comparison.paired:
+        rows["paired"].append({**pair.model_dump(exclude={"flips"}), "flips": len(pair.flips)})
+        keys = pair.model_dump(include={"eval", "model_a", "model_b", "run_a", "run_b"})
+        rows["flips"] += [{**keys, **flip.model_dump()} for flip in pair.flips]
+    rows["judges"] = [judge.model_dump() for judge in comparison.judges]
+    columns = {
+        "summary": SUMMARY_COLUMNS, "per_class": PER_CLASS_COLUMNS,
+        "confusion": CONFUSION_COLUMNS, "pr_curve": CURVE_COLUMNS, "paired": PAIRED_COLUMNS,
+        "flips": FLIP_COLUMNS, "judges": JUDGE_COLUMNS,
+    }  # fmt: skip
+    frames = {name: pd.DataFrame(rows[name], columns=columns[name]) for name in columns}
+    for name, ints in _INT_COLUMNS.items():
+        frames[name] = frames[name].astype({column: "Int64" for column in ints})
+    return frames
+
+
+def write_json(comparison: Comparison, path: str | Path) -> Path:
+    """Write the comparison as indented JSON (the :class:`Comparison` schema)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(comparison.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def write_csv(comparison: Comparison, out_dir: str | Path) -> list[Path]:
+    """Write one CSV per frame of :func:`comparison_frames` into ``out_dir``; return paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in comparison_frames(comparison).items():
+        path = out_dir / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        written.append(path)
+    return written

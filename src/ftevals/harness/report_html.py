@@ -1,0 +1,241 @@
+"""One self-contained HTML report: tables and plots, inline, that opens offline.
+
+Plots are drawn with matplotlib (``Figure`` objects, no pyplot state) and embedded as base64
+PNG ``<img>`` data URIs; the style sheet is inline. Nothing is loaded from the network or from
+other files. Per eval: the summary table, confusion matrices, per-class F1 by model, cost per
+1,000 samples against macro F1, precision-recall curves (where probabilities were recorded),
+model-graded choice counts, paired comparisons with the flipped samples, judge agreement.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ftevals.harness.compare import Comparison, ModelEvalReport
+from ftevals.harness.report_text import fmt, fmt_p
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em;color:#222;max-width:80em}
+table{border-collapse:collapse;margin:.5em 0 1.5em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th:first-child,td:first-child{text-align:left}
+th{background:#f3f3f3}
+img{max-width:100%;display:block;margin:.5em 0}
+.note{color:#666;font-size:.9em}
+details{margin:.3em 0 1em}
+"""
+
+
+def _png(fig: Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="plot" src="data:image/png;base64,{data}">'
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def confusion_plot(rows: list[ModelEvalReport]) -> str:
+    from matplotlib.figure import Figure
+
+    rows = [r for r in rows if r.confusion]
+    if not rows:
+        return ""
+    fig = Figure(figsize=(3.8 * len(rows), 3.4), layout="constrained")
+    for ax, row in zip(fig.subplots(1, len(rows), squeeze=False)[0], rows, strict=True):
+        columns = list(next(iter(row.confusion.values())))
+        matrix = [[row.confusion[t][p] for p in columns] for t in row.confusion]
+        ax.imshow(matrix, cmap="Blues", vmin=0)
+        top = max(max(line) for line in matrix) or 1
+        for i, line in enumerate(matrix):
+            for j, count in enumerate(line):
+                color = "white" if count > top / 2 else "black"
+                ax.text(j, i, str(count), ha="center", va="center", fontsize=9, color=color)
+        ax.set_xticks(range(len(columns)), [c.replace("__invalid__", "invalid") for c in columns])
+        ax.set_yticks(range(len(matrix)), list(row.confusion))
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("expected")
+        ax.set_title(row.model, fontsize=9)
+    return _png(fig)
+
+
+def f1_plot(rows: list[ModelEvalReport]) -> str:
+    from matplotlib.figure import Figure
+
+    rows = [r for r in rows if r.per_class]
+    if not rows:
+        return ""
+    labels = list(dict.fromkeys(label for r in rows for label in r.per_class))
+    fig = Figure(figsize=(max(5.0, 1.2 * len(labels) * len(rows) / 2 + 3), 3.4))
+    ax = fig.subplots()
+    width = 0.8 / len(rows)
+    for k, row in enumerate(rows):
+        xs = [i + k * width for i in range(len(labels))]
+        ax.bar(xs, [row.per_class[x].f1 if x in row.per_class else 0 for x in labels], width)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(labels))], labels)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("F1")
+    ax.set_title("per-class F1 by model", fontsize=10)
+    ax.legend([r.model for r in rows], fontsize=8, loc="lower right")
+    return _png(fig)
+
+
+def cost_plot(rows: list[ModelEvalReport]) -> str:
+    from matplotlib.figure import Figure
+
+    points = [r for r in rows if r.cost_per_1k is not None and r.macro is not None]
+    if not points:
+        return '<p class="note">cost against F1: no cost recorded (local models, or no price).</p>'
+    fig = Figure(figsize=(5, 3.4))
+    ax = fig.subplots()
+    for row in points:
+        assert row.macro is not None and row.cost_per_1k is not None
+        ax.scatter(row.cost_per_1k, row.macro.f1)
+        ax.annotate(row.model, (row.cost_per_1k, row.macro.f1), fontsize=8)
+    ax.set_xlim(0, max(r.cost_per_1k or 0.0 for r in points) * 1.3 or 1.0)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("USD per 1,000 samples")
+    ax.set_ylabel("macro F1")
+    ax.set_title("cost against F1", fontsize=10)
+    return _png(fig)
+
+
+def pr_plot(rows: list[ModelEvalReport]) -> str:
+    from matplotlib.figure import Figure
+
+    rows = [r for r in rows if r.pr_curve]
+    if not rows:
+        return ""
+    fig = Figure(figsize=(5, 3.6))
+    ax = fig.subplots()
+    for row in rows:
+        recall = [p.recall for p in row.pr_curve]
+        precision = [p.precision for p in row.pr_curve]
+        ax.step(recall, precision, where="post", label=f"{row.model} (AP {fmt(row.auprc)})")
+    ax.set_xlabel(f"recall of {rows[0].positive_label!r}")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title("precision-recall (threshold sweep)", fontsize=10)
+    return _png(fig)
+
+
+def choices_plot(rows: list[ModelEvalReport]) -> str:
+    from matplotlib.figure import Figure
+
+    rows = [r for r in rows if r.choice_counts]
+    if not rows:
+        return ""
+    choices = sorted({c for r in rows for c in r.choice_counts})
+    fig = Figure(figsize=(5, 3.2))
+    ax = fig.subplots()
+    width = 0.8 / len(rows)
+    for k, row in enumerate(rows):
+        xs = [i + k * width for i in range(len(choices))]
+        ax.bar(xs, [row.choice_counts.get(c, 0) for c in choices], width, label=row.model)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(choices))], choices)
+    ax.legend(fontsize=8)
+    ax.set_title("judge choices", fontsize=10)
+    return _png(fig)
+
+
+def _summary(rows: list[ModelEvalReport]) -> str:
+    header = ["model", "run", "n", "failed", "accuracy", "macro F1", "MCC", "AUPRC", "invalid"]
+    header += ["score", "lat p50 s", "lat p95 s", "tokens in", "tokens out", "$/1k samples"]
+    body = [
+        [
+            r.model, r.run_id, str(r.n), str(r.failed), fmt(r.accuracy),
+            fmt(r.macro.f1 if r.macro else None), fmt(r.mcc), fmt(r.auprc), str(r.invalid),
+            fmt(r.mean_score), fmt(r.latency_p50_s), fmt(r.latency_p95_s),
+            fmt(r.prompt_tokens), fmt(r.completion_tokens), fmt(r.cost_per_1k, 4),
+        ]
+        for r in rows
+    ]  # fmt: skip
+    return _table(header, body)
+
+
+def _per_class(rows: list[ModelEvalReport]) -> str:
+    body = [
+        [r.model, label, fmt(c.precision), fmt(c.recall), fmt(c.f1), str(c.support)]
+        for r in rows
+        for label, c in r.per_class.items()
+    ]
+    if not body:
+        return ""
+    return _table(["model", "label", "precision", "recall", "F1", "support"], body)
+
+
+def _eval_section(name: str, comparison: Comparison) -> str:
+    rows = [r for r in comparison.rows if r.eval == name]
+    parts = [f"<h2>eval: {html.escape(name)}</h2>", _summary(rows)]
+    for row in rows:
+        for note in row.notes:
+            parts.append(f'<p class="note">{html.escape(row.model)}: {html.escape(note)}</p>')
+    parts += [confusion_plot(rows), f1_plot(rows), _per_class(rows), cost_plot(rows)]
+    parts += [pr_plot(rows), choices_plot(rows)]
+    pairs = [p for p in comparison.paired if p.eval == name]
+    if pairs:
+        parts.append("<h3>paired, on the same samples</h3>")
+        header = ["B vs A", "metric", "n", "A only", "B only", "McNemar p", "B - A", "95% CI"]
+        body = [
+            [
+                f"{p.model_b} vs {p.model_a}", p.metric, str(p.n), fmt(p.a_only), fmt(p.b_only),
+                f"{fmt_p(p.mcnemar_p)} {p.mcnemar_method or ''}".strip(), fmt(p.diff),
+                f"[{fmt(p.ci_low)}, {fmt(p.ci_high)}]",
+            ]
+            for p in pairs
+        ]  # fmt: skip
+        parts.append(_table(header, body))
+        for p in pairs:
+            flips = [[f.sample_id, f.expected or "", f.a or "", f.b or ""] for f in p.flips]
+            title = f"{len(flips)} samples flipped, {p.model_a} -> {p.model_b}"
+            table = _table(["sample", "expected", p.model_a, p.model_b], flips) if flips else ""
+            parts.append(f"<details><summary>{html.escape(title)}</summary>{table}</details>")
+    judges = [j for j in comparison.judges if j.eval == name]
+    if judges:
+        parts.append("<h3>judges of the same answers</h3>")
+        body = [
+            [j.policy, j.judge_a, j.judge_b, str(j.n), fmt(j.agreement), fmt(j.kappa)]
+            for j in judges
+        ]
+        parts.append(_table(["policy", "judge A", "judge B", "n", "agreement", "kappa"], body))
+    return "\n".join(part for part in parts if part)
+
+
+def render_html(comparison: Comparison) -> str:
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    logs = "".join(f"<li>{html.escape(r.log)}</li>" for r in comparison.rows)
+    sections = [
+        _eval_section(name, comparison) for name in dict.fromkeys(r.eval for r in comparison.rows)
+    ]
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>ftevals report</title><style>{STYLE}</style></head><body>"
+        f'<h1>ftevals report</h1><p class="note">generated {stamp} from {len(comparison.rows)}'
+        f" logs</p><details><summary>logs</summary><ul>{logs}</ul></details>"
+        + "\n".join(sections)
+        + "</body></html>\n"
+    )
+
+
+def write_html(comparison: Comparison, path: str | Path) -> Path:
+    """Write the report to ``path`` (parents created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(comparison), encoding="utf-8")
+    return path

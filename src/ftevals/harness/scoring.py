@@ -1,0 +1,250 @@
+"""Score one evals log: per-sample outcomes, then the figures of its report row.
+
+Failed samples: a sample failed when its ``match``/``metrics`` event has ``failed: true``
+(with ``label: null``), or any of its ``sampling`` events has ``failed: true`` (with an
+``error`` reason). Failed samples are counted in ``failed`` and left out of every figure: a
+call that never answered is not a wrong answer. Answers that match no label stay in the
+figures as the prediction :data:`INVALID`.
+
+Probabilities: where the sampling event of a sample carries ``probs`` (label -> p), the
+positive class is ``unsafe`` when it is a label, else the second label, and AUPRC (average
+precision) and a threshold sweep are computed when every scored sample has a probability.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ftevals.errors import InputError
+from ftevals.harness import metrics
+from ftevals.harness.logs import EvalLog, LogEvent
+
+INVALID = "__invalid__"
+"""Prediction of an answer that matches no label (also ModelBasedClassify's invalid choice)."""
+POSITIVE_PREFERRED = "unsafe"
+MAX_CURVE_POINTS = 101
+
+
+@dataclass
+class Outcome:
+    """One scored sample: classification (expected, predicted) or model-graded (choice, score)."""
+
+    sample_id: str
+    expected: str | None = None
+    predicted: str | None = None
+    score: float | None = None
+
+    @property
+    def correct(self) -> bool:
+        return self.predicted == self.expected
+
+
+def is_failed(event: LogEvent) -> bool:
+    return event.data.get("failed") is True
+
+
+def failed_samples(log: EvalLog) -> set[str]:
+    """Sample ids with a failure record (see the module docstring)."""
+    kinds = ("match", "metrics", "sampling")
+    return {e.sample_id or "" for e in log.events if e.type in kinds and is_failed(e)}
+
+
+def _keyed(events: list[LogEvent]) -> list[tuple[str, LogEvent]]:
+    """(key, event): the sample id, with ``#k`` for the k-th repeat of a sample id."""
+    seen: Counter[str] = Counter()
+    keyed = []
+    for event in events:
+        sid = event.sample_id or ""
+        keyed.append((sid if not seen[sid] else f"{sid}#{seen[sid]}", event))
+        seen[sid] += 1
+    return keyed
+
+
+def spec_args(log: EvalLog) -> dict[str, Any]:
+    """``spec.run_config.eval_spec.args`` ({} when absent)."""
+    node: Any = log.spec
+    for key in ("run_config", "eval_spec", "args"):
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
+
+
+def _spec_labels(log: EvalLog) -> list[str]:
+    labels = spec_args(log).get("labels")
+    if labels is None:
+        return []
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        field = "spec.run_config.eval_spec.args.labels"
+        raise InputError(log.path, "labels must be a list of strings", None, field)
+    return list(dict.fromkeys(labels))
+
+
+def _expected(log: EvalLog, event: LogEvent) -> str:
+    value = event.data.get("expected")
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, str):
+        msg = f"expected one label (a string or a one-element list), got {json.dumps(value)[:80]}"
+        raise InputError(log.path, msg, event.line, "data.expected")
+    return value
+
+
+def _predicted(event: LogEvent, labels: set[str]) -> str:
+    """``data.label`` when recorded (ftevals' eval class), else ``data.picked``."""
+    value = event.data["label"] if "label" in event.data else event.data.get("picked")
+    return value if isinstance(value, str) and value in labels else INVALID
+
+
+def _probabilities(log: EvalLog) -> dict[str, dict[str, float]]:
+    """Sample id -> ``probs`` of its last sampling event that has them."""
+    found: dict[str, dict[str, float]] = {}
+    for event in log.events_of("sampling"):
+        probs = event.data.get("probs")
+        if isinstance(probs, dict) and not is_failed(event):
+            found[event.sample_id or ""] = {
+                str(k): float(v) for k, v in probs.items() if isinstance(v, int | float)
+            }
+    return found
+
+
+def positive_label(labels: list[str]) -> str | None:
+    if POSITIVE_PREFERRED in labels:
+        return POSITIVE_PREFERRED
+    return labels[1] if len(labels) > 1 else None
+
+
+def classification(log: EvalLog, failed: set[str]) -> tuple[dict[str, Any], list[Outcome]]:
+    matches = [(k, e) for k, e in _keyed(log.events_of("match")) if e.sample_id not in failed]
+    y_true = [_expected(log, event) for _, event in matches]
+    spec_labels = _spec_labels(log)
+    labels = spec_labels + sorted(set(y_true) - set(spec_labels))
+    if INVALID in labels:
+        raise InputError(log.path, f"{INVALID!r} cannot be a label")
+    y_pred = [_predicted(event, set(labels)) for _, event in matches]
+    per_class, macro, weighted = metrics.precision_recall_f1(y_true, y_pred, labels)
+    confusion = {label: dict.fromkeys([*labels, INVALID], 0) for label in labels}
+    for true, pred in zip(y_true, y_pred, strict=True):
+        confusion[true][pred] += 1
+    outcomes = [Outcome(key, t, p) for (key, _), t, p in zip(matches, y_true, y_pred, strict=True)]
+    figures: dict[str, Any] = {
+        "kind": "classification",
+        "n": len(matches),
+        "accuracy": sum(o.correct for o in outcomes) / len(outcomes) if outcomes else None,
+        "labels": labels,
+        "per_class": {k: vars(v) for k, v in per_class.items()},
+        "macro": vars(macro),
+        "weighted": vars(weighted),
+        "mcc": metrics.matthews(y_true, y_pred),
+        "invalid": y_pred.count(INVALID),
+        "confusion": confusion,
+    }
+    positive = positive_label(labels)
+    probs = _probabilities(log)
+    scored = [probs.get(event.sample_id or "", {}).get(positive or "") for _, event in matches]
+    if positive is not None and outcomes and all(p is not None for p in scored):
+        truth = [o.expected == positive for o in outcomes]
+        ap, curve = metrics.precision_recall_sweep(truth, [float(p or 0.0) for p in scored])
+        figures |= {"positive_label": positive, "auprc": ap}
+        figures["pr_curve"] = [vars(p) for p in metrics.thin(curve, MAX_CURVE_POINTS)]
+    return figures, outcomes
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def modelgraded(log: EvalLog, failed: set[str]) -> tuple[dict[str, Any], list[Outcome]]:
+    graded = [
+        (key, event)
+        for key, event in _keyed([e for e in log.events_of("metrics") if "choice" in e.data])
+        if event.sample_id not in failed
+    ]
+    outcomes = [
+        Outcome(key, predicted=str(e.data["choice"]), score=_number(e.data.get("score")))
+        for key, e in graded
+    ]
+    choices = Counter(o.predicted for o in outcomes)
+    scores = [o.score for o in outcomes if o.score is not None]
+    metascores = [float(m) for _, e in graded if isinstance(m := e.data.get("metascore"), bool)]
+    figures = {
+        "kind": "modelgraded",
+        "n": len(graded),
+        "invalid": choices.get(INVALID, 0),
+        "choice_counts": dict(sorted((str(k), v) for k, v in choices.items())),
+        "mean_score": _mean(scores),
+        "metascore": _mean(metascores),
+    }
+    return figures, outcomes
+
+
+def judge_and_policy(log: EvalLog) -> tuple[str | None, str]:
+    """The judge and the policy (models under test) of a model-graded log.
+
+    ftevals' ``JudgedClassify`` names its judge in each metrics event (``judge``) and every
+    completion function of the run is a model under test. Otherwise evals' convention: the
+    last completion function judges the others (a single one judges itself).
+    """
+    named = {e.data.get("judge") for e in log.events_of("metrics") if "choice" in e.data}
+    fns = log.completion_fns
+    if len(named) == 1 and isinstance(judge := next(iter(named)), str):
+        return judge, ",".join(fns)
+    return (fns[-1] if fns else None), ",".join(fns[:-1] if len(fns) > 1 else fns)
+
+
+def human_labels(log: EvalLog) -> tuple[dict[str, str], str | None]:
+    """Sample id -> the ``choice`` a person gave (evals' metaeval samples), or why none.
+
+    The samples file is found as evals finds it: ``samples_jsonl`` as given, else under
+    ``<eval registry_path>/data``; sample ``<base>.<split>.<i>`` is line ``i`` of the file.
+    """
+    from ftevals.jsonl import read_jsonl
+
+    args = spec_args(log)
+    name = args.get("samples_jsonl")
+    if not isinstance(name, str):
+        return {}, None
+    eval_spec = log.spec.get("run_config", {}).get("eval_spec", {})
+    root = eval_spec.get("registry_path") if isinstance(eval_spec, dict) else None
+    candidates = [Path(name)] + ([Path(str(root)) / "data" / name] if root else [])
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        return {}, f"human labels not checked: samples file {name} not found"
+    rows = read_jsonl(path)
+    labels = {}
+    prefix = f"{log.base_eval}.{log.split}."
+    for i, row in enumerate(rows):
+        if isinstance(row.get("choice"), str):
+            labels[f"{prefix}{i}"] = row["choice"]
+    return labels, None
+
+
+def sampling_stats(log: EvalLog, samples: int) -> dict[str, Any]:
+    """Token sums, latency percentiles and cost from sampling events that carry them."""
+    import numpy as np
+
+    sampling = [event.data for event in log.events_of("sampling")]
+    usages = [usage for data in sampling if isinstance(usage := data.get("usage"), dict)]
+    latencies = [x for data in sampling if (x := _number(data.get("latency_s"))) is not None]
+    costs = [x for data in sampling if (x := _number(data.get("cost_usd"))) is not None]
+
+    def tokens(key: str) -> int | None:
+        return int(sum(_number(usage.get(key)) or 0.0 for usage in usages)) if usages else None
+
+    cost = sum(costs) if costs else None
+    return {
+        "prompt_tokens": tokens("prompt_tokens"),
+        "completion_tokens": tokens("completion_tokens"),
+        "latency_p50_s": float(np.percentile(latencies, 50)) if latencies else None,
+        "latency_p95_s": float(np.percentile(latencies, 95)) if latencies else None,
+        "cost_usd": cost,
+        "cost_per_1k": cost / samples * 1000 if cost is not None and samples else None,
+    }

@@ -1,0 +1,1 @@
+"""``ftevals serve``: an OpenAI-compatible HTTP server for local models and adapters."""

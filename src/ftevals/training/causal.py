@@ -1,0 +1,213 @@
+"""Supervised fine-tuning of a causal LM with LoRA: loss on assistant tokens only.
+
+Every chat row is rendered with the tokenizer's chat template (as
+:class:`~ftevals.completion_fns.hf_causal.HFCausalCompletionFn` renders prompts), and only the
+tokens of assistant turns (with their end-of-turn marker) carry loss; an assistant message
+with ``"weight": 0`` is context only, as in OpenAI's fine-tuning format. Rows of the ``text``
+format (no assistant turn) are plain language modelling on the whole text.
+
+A "label classifier" is the same thing with one-word answers: train on ``safe``/``unsafe``
+replies and evaluate with ``hf-causal`` and ``choices=safe|unsafe``, which reads the class
+probability from the first-token logits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ftevals.converters.formats import Row, read_rows, resolve_format
+from ftevals.converters.split import split_key
+from ftevals.errors import FtevalsError, InputError
+from ftevals.models import resolve_model
+from ftevals.training.batching import IGNORE_INDEX, Encoded
+from ftevals.training.common import (
+    file_sha256,
+    load_tokenizer,
+    lora_config,
+    validation_side,
+    write_meta,
+)
+from ftevals.training.config import TrainConfig
+
+logger = logging.getLogger(__name__)
+MAX_LABELS = 10  # answer sets up to this size are recorded as the adapter's labels
+
+
+def render_chat(tokenizer: Any, messages: list[dict[str, Any]], generation_prompt: bool) -> str:
+    """Chat text exactly as ``HFCausalCompletionFn`` renders prompts."""
+    chat = [{"role": str(m.get("role")), "content": str(m.get("content") or "")} for m in messages]
+    if getattr(tokenizer, "chat_template", None):
+        text: str = tokenizer.apply_chat_template(
+            chat, tokenize=False, add_generation_prompt=generation_prompt
+        )
+        return text
+    text = "".join(f"{m['role']}: {m['content']}\n" for m in chat)
+    return text + "assistant:" if generation_prompt else text
+
+
+def assistant_spans(tokenizer: Any, row: Row) -> tuple[str, list[tuple[int, int]]]:
+    """(rendered row, character spans of the assistant turns that carry loss)."""
+    messages = row.messages
+    full = render_chat(tokenizer, messages, False)
+    spans = []
+    for i, message in enumerate(messages):
+        if message.get("role") != "assistant" or message.get("weight", 1) == 0:
+            continue
+        if not isinstance(message.get("content"), str):
+            raise InputError(row.source, "assistant turn without text", row.line, f"messages[{i}]")
+        prefix = render_chat(tokenizer, messages[:i], True)
+        upto = render_chat(tokenizer, messages[: i + 1], False)
+        if not (upto.startswith(prefix) and full.startswith(upto)):
+            raise FtevalsError(
+                f"{row.where}: the chat template does not render a conversation as a prefix "
+                "of its continuation, so the assistant tokens cannot be located"
+            )
+        spans.append((len(prefix), len(upto)))
+    return full, spans
+
+
+def encode_row(tokenizer: Any, row: Row, max_length: int, plain_text: bool) -> Encoded:
+    """Token ids and labels (-100 except on assistant tokens) of one row, truncated."""
+    eos = tokenizer.eos_token_id
+    if plain_text:
+        text = str(row.messages[0].get("content") or "")
+        ids = tokenizer(text, truncation=True, max_length=max_length - 1)["input_ids"]
+        ids = [*ids, eos] if eos is not None else list(ids)
+        return Encoded(ids, list(ids), line=row.line)
+    full, spans = assistant_spans(tokenizer, row)
+    enc = tokenizer(
+        full,
+        add_special_tokens=False,
+        return_offsets_mapping=True,
+        truncation=True,
+        max_length=max_length,
+    )
+    ids = list(enc["input_ids"])
+    labels = [
+        tid if any(start < e and end > s for s, e in spans) else IGNORE_INDEX
+        for tid, (start, end) in zip(ids, enc["offset_mapping"], strict=True)
+    ]
+    templated = bool(getattr(tokenizer, "chat_template", None))
+    if not templated and eos is not None and spans and len(ids) < max_length:
+        last_is_answer = spans[-1][1] == len(full)
+        ids.append(eos)
+        labels.append(eos if last_is_answer else IGNORE_INDEX)
+    return Encoded(ids, labels, line=row.line)
+
+
+def encode_dataset(
+    config: TrainConfig, tokenizer: Any
+) -> tuple[list[Encoded], list[Encoded], dict[str, Any]]:
+    """(train, validation, report): every row encoded; rows left without loss are counted."""
+    path = Path(config.data)
+    fmt = resolve_format(path, config.format, config.text_field, config.label_field)
+    rows = read_rows(path, fmt, config.text_field, config.label_field, system=config.system)
+    if not getattr(tokenizer, "is_fast", False):
+        raise FtevalsError(f"{config.base}: causal training needs a fast tokenizer (offsets)")
+    train: list[Encoded] = []
+    val: list[Encoded] = []
+    truncated_away = no_loss = 0
+    answers: set[str] = set()
+    for row in rows:
+        plain = fmt == "text"
+        if not plain and row.assistant_index() is None:
+            raise InputError(row.source, "no assistant turn to learn from", row.line, "messages")
+        encoded = encode_row(tokenizer, row, config.max_length, plain)
+        if encoded.loss_tokens == 0:
+            weighted = any(
+                m.get("role") == "assistant" and m.get("weight", 1) != 0 for m in row.messages
+            )
+            if weighted or plain:
+                truncated_away += 1
+            else:
+                no_loss += 1
+            continue
+        answer = row.answer()
+        if answer is not None:
+            answers.add(answer.strip())
+        (val if validation_side(split_key(row), config) else train).append(encoded)
+    report: dict[str, Any] = {
+        "rows": len(rows),
+        "skipped_truncated": truncated_away,
+        "skipped_weight_0": no_loss,
+        "chat_template": bool(getattr(tokenizer, "chat_template", None)),
+    }
+    skipped = truncated_away + no_loss
+    if skipped:
+        logger.warning(
+            "%s: %d of %d rows skipped (%d: answer truncated away by max_length=%d, "
+            "%d: every assistant turn has weight 0)",
+            path,
+            skipped,
+            len(rows),
+            truncated_away,
+            config.max_length,
+            no_loss,
+        )
+    if not train:
+        raise FtevalsError(f"{path}: no training rows left (see skipped rows, val_fraction)")
+    if config.val_fraction and not val:
+        raise FtevalsError(f"{path}: no row went to validation; raise val_fraction")
+    if 1 < len(answers) <= MAX_LABELS and len(answers) * 4 <= len(rows):
+        report["labels"] = sorted(answers)
+    return train, val, report
+
+
+def train_causal(
+    config: TrainConfig,
+    progress: bool = True,
+    resume: bool = False,
+    on_step: Callable[[int, float], None] | None = None,
+) -> Path:
+    """Train a LoRA adapter for a causal LM; returns the adapter directory."""
+    import torch
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    from ftevals.training.loop import run_loop
+
+    hf_logging.set_verbosity_error()
+    base_path = resolve_model(config.base)
+    tokenizer = load_tokenizer(base_path)
+    train, val, report = encode_dataset(config, tokenizer)
+    torch.manual_seed(config.seed)
+    model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+    model = get_peft_model(model, lora_config(model, config, "CAUSAL_LM"))
+    data_sha256 = file_sha256(config.data)
+    model, result, is_main = run_loop(
+        model,
+        train,
+        val,
+        config,
+        pad_id=int(tokenizer.pad_token_id),
+        data_sha256=data_sha256,
+        resume=resume,
+        progress=progress,
+        on_step=on_step,
+    )
+    out = Path(config.out)
+    if is_main:
+        tokenizer.save_pretrained(str(out))
+        figures = result.to_dict()
+        figures.pop("losses")
+        meta: dict[str, Any] = {
+            "kind": "causal",
+            "base": config.base,
+            "config": config.to_dict(),
+            "data_sha256": data_sha256,
+            "data": report,
+            "train": {
+                **figures,
+                "examples": len(train),
+                "validation_examples": len(val),
+                "examples_seen": result.examples,
+            },
+        }
+        if "labels" in report:
+            meta["labels"] = report["labels"]
+        write_meta(out, meta)
+    return out

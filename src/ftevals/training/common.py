@@ -1,0 +1,134 @@
+"""Pieces both trainers share: data hash, validation split, LoRA config, adapter metadata."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ftevals.errors import FtevalsError
+from ftevals.training.config import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+META_FILE = "ftevals.json"
+# LoRA targets per model type when the config names none; others get peft's "all-linear".
+DEFAULT_TARGETS: dict[str, list[str]] = {
+    "bert": ["query", "key", "value", "dense"],
+    "roberta": ["query", "key", "value", "dense"],
+    "llama": ["q_proj", "v_proj"],
+    "mistral": ["q_proj", "v_proj"],
+    "qwen2": ["q_proj", "v_proj"],
+    "gemma": ["q_proj", "v_proj"],
+    "gpt2": ["c_attn"],
+}
+# Heads trained in full beside the LoRA weights. all-MiniLM-L6-v2 was trained with mean
+# pooling, so BERT's [CLS] pooler is untrained for this use and must learn too. peft adds
+# the classification head (``classifier`` / ``score``) by itself.
+DEFAULT_MODULES_TO_SAVE: dict[str, list[str]] = {"bert": ["classifier", "pooler"]}
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def validation_side(key: str, config: TrainConfig) -> bool:
+    """True when a row (by its split key) is held out for validation.
+
+    The seed differs from ``ftevals convert --split``'s, so validation rows are not just the
+    rows that a converter split already sent to the test file.
+    """
+    from ftevals.converters.split import assign_split
+
+    if config.val_fraction <= 0:
+        return False
+    return assign_split(key, config.val_fraction, seed=f"ftevals-val:{config.seed}") == "test"
+
+
+def target_modules(model: Any, config: TrainConfig) -> list[str] | str:
+    if config.lora.target_modules:
+        return list(config.lora.target_modules)
+    model_type = getattr(model.config, "model_type", "")
+    if model_type in DEFAULT_TARGETS:
+        return DEFAULT_TARGETS[model_type]
+    logger.info("no default LoRA targets for model type %r: using all-linear", model_type)
+    return "all-linear"
+
+
+def lora_config(model: Any, config: TrainConfig, task_type: str) -> Any:
+    """peft ``LoraConfig`` from the settings (defaults filled in for the model type)."""
+    from peft import LoraConfig
+
+    settings = config.lora
+    model_type = getattr(model.config, "model_type", "")
+    modules_to_save = settings.modules_to_save
+    if modules_to_save is None and task_type == "SEQ_CLS":
+        modules_to_save = DEFAULT_MODULES_TO_SAVE.get(model_type)
+    return LoraConfig(
+        task_type=task_type,
+        r=settings.r,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        bias=settings.bias,
+        target_modules=target_modules(model, config),
+        modules_to_save=modules_to_save,
+        use_rslora=settings.use_rslora,
+        use_dora=settings.use_dora,
+        init_lora_weights=settings.init_lora_weights,
+        fan_in_fan_out=settings.fan_in_fan_out or model_type == "gpt2",
+        layers_to_transform=settings.layers_to_transform,
+        rank_pattern=dict(settings.rank_pattern),
+        alpha_pattern=dict(settings.alpha_pattern),
+    )
+
+
+def load_tokenizer(path: str) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise FtevalsError(f"{path}: the tokenizer has neither a pad nor an eos token")
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def read_meta(adapter_dir: str | Path) -> dict[str, Any]:
+    path = Path(adapter_dir) / META_FILE
+    if not path.is_file():
+        raise FtevalsError(f"{adapter_dir}: not an ftevals adapter (no {META_FILE})")
+    try:
+        meta: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise FtevalsError(f"{path}: invalid JSON: {exc}") from None
+    return meta
+
+
+def write_meta(out: str | Path, meta: dict[str, Any]) -> Path:
+    """Write ``ftevals.json`` atomically."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{META_FILE}.tmp"
+    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out / META_FILE)
+    return out / META_FILE
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process (CUDA: peak allocated), in MB."""
+    import resource
+    import sys
+
+    import torch
+
+    if torch.cuda.is_available():
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)

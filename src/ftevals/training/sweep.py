@@ -1,0 +1,325 @@
+"""``ftevals sweep``: fuse adapters over a grid, score every candidate on safety and utility.
+
+The grid is combination types x weight vectors x densities (density only for the methods that
+use it). Baselines are the base model (causal adapters) and each source adapter alone. Every
+candidate is fused and checked (:func:`ftevals.training.fuse.fuse`; a candidate that fails a
+check is reported as ``rejected`` and not evaluated), registered as a completion function in
+``<out>/registry`` and evaluated on one safety eval and one utility eval of the registry through
+the harness (:func:`ftevals.harness.run.run_matrix`, resumable). The metric and its direction
+default to the eval's registry entry (``metrics``, ``higher_is_better``). Outputs:
+``sweep.csv``, ``sweep.json`` and ``sweep.png`` (safety against utility, Pareto front drawn).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ftevals.errors import FtevalsError
+from ftevals.paths import project_registry
+from ftevals.training import combine
+from ftevals.training.fuse import FuseCheckError, fuse, fused_meta
+
+HF_CAUSAL = "ftevals.completion_fns.hf_causal:HFCausalCompletionFn"
+HF_CLASSIFIER = "ftevals.completion_fns.hf_classifier:HFClassifierCompletionFn"
+
+
+@dataclass
+class Axis:
+    """An eval scored by one metric of its final report."""
+
+    eval: str
+    metric: str
+    higher_is_better: bool = True
+
+    @property
+    def label(self) -> str:
+        better = "higher" if self.higher_is_better else "lower"
+        return f"{self.eval}: {self.metric} ({better} is better)"
+
+
+@dataclass
+class Candidate:
+    """One row of the sweep table."""
+
+    name: str
+    role: str = field(metadata={"help": "base, source or fused"})
+    method: str | None = None
+    weights: list[float] = field(default_factory=list)
+    density: float | None = None
+    adapter: str | None = None
+    status: str = "pending"
+    error: str | None = None
+    safety: float | None = None
+    utility: float | None = None
+    approximation: float | None = field(
+        default=None, metadata={"help": "max logit distance of the fuse to the exact sum"}
+    )
+
+
+@dataclass
+class SweepResult:
+    candidates: list[Candidate]
+    csv: Path
+    json: Path
+    plot: Path
+
+
+def eval_axis(
+    name: str, metric: str | None, higher: bool | None, registries: Sequence[str] = ()
+) -> Axis:
+    """Metric and direction: given, else from the eval's registry entry, else accuracy/higher."""
+    spec: dict[str, Any] = {}
+    for root in [*registries, str(project_registry())]:
+        for path in sorted((Path(root) / "evals").glob("*.yaml")):
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            if isinstance(loaded, dict) and isinstance(loaded.get(name), dict):
+                spec = loaded[name]
+                break
+        if spec:
+            break
+    metrics = spec.get("metrics") or ["accuracy"]
+    direction = bool(spec.get("higher_is_better", True)) if higher is None else higher
+    return Axis(name, metric or str(metrics[0]), direction)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def plan(
+    sources: list[combine.Source],
+    methods: Sequence[str],
+    weight_sets: Sequence[Sequence[float]],
+    densities: Sequence[float],
+    baselines: bool = True,
+) -> list[Candidate]:
+    """The candidates of a sweep, baselines first."""
+    kind = sources[0].kind
+    candidates: list[Candidate] = []
+    if baselines:
+        if kind == "causal":
+            candidates.append(Candidate("base", "base"))
+        for i, source in enumerate(sources):
+            name = f"source{i}-{source.path.name}"
+            candidates.append(Candidate(name, "source", None, [1.0], None, str(source.path)))
+    for method in methods:
+        if method not in combine.COMBINATIONS:
+            raise FtevalsError(f"unknown method {method!r}: {', '.join(combine.COMBINATIONS)}")
+        for weights in weight_sets:
+            if len(weights) != len(sources):
+                raise FtevalsError(f"weights {list(weights)} do not match {len(sources)} adapters")
+            uses_density = method in combine.NEEDS_DENSITY
+            for density in densities if uses_density else [None]:
+                name = f"{method}_w{'_'.join(_fmt(w) for w in weights)}"
+                name += f"_d{_fmt(density)}" if density is not None else ""
+                candidates.append(Candidate(name, "fused", method, list(weights), density))
+    return candidates
+
+
+def write_registry(
+    candidates: list[Candidate], kind: str, base_path: str, fn_args: dict[str, str], root: Path
+) -> dict[str, str]:
+    """Completion functions ``sweep/<name>`` in ``root/completion_fns/sweep.yaml``."""
+    entries: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    for cand in candidates:
+        if cand.status in ("rejected", "error"):
+            continue
+        if kind == "classifier":
+            args = {"adapter": cand.adapter, "base": base_path}
+        else:
+            args = {"model": base_path, **({"adapters": cand.adapter} if cand.adapter else {})}
+        entries[f"sweep/{cand.name}"] = {
+            "class": HF_CLASSIFIER if kind == "classifier" else HF_CAUSAL,
+            "args": {**args, **fn_args},
+        }
+        names[cand.name] = f"sweep/{cand.name}"
+    (root / "completion_fns").mkdir(parents=True, exist_ok=True)
+    (root / "completion_fns" / "sweep.yaml").write_text(
+        yaml.safe_dump(entries, sort_keys=False), encoding="utf-8"
+    )
+    return names
+
+
+def _fuse_candidate(
+    cand: Candidate, sources: list[combine.Source], out: Path, base: str, opts: dict[str, Any]
+) -> None:
+    target = out / "candidates" / cand.name
+    weighted = [
+        combine.Source(s.path, w, s.config, s.meta)
+        for s, w in zip(sources, cand.weights, strict=True)
+    ]
+    try:
+        if (target / "ftevals.json").is_file() and fused_meta(target).get("checks_passed"):
+            meta = fused_meta(target)
+        else:
+            result = fuse(
+                weighted,
+                target,
+                base=base,
+                method=str(cand.method),
+                density=cand.density,
+                overwrite=True,
+                **opts,
+            )
+            meta = result.meta
+    except FuseCheckError as exc:
+        cand.status, cand.error = "rejected", str(exc)
+        return
+    except FtevalsError as exc:
+        cand.status, cand.error = "error", str(exc)
+        return
+    cand.adapter = str(target)
+    for check in meta.get("checks", []):
+        if check["name"] in ("exact", "approximation"):
+            cand.approximation = check["figures"].get("max_logit_diff")
+
+
+def sweep(
+    adapters: Sequence[str],
+    out: str | Path,
+    *,
+    safety: Axis,
+    utility: Axis,
+    base: str | None = None,
+    methods: Sequence[str] = ("linear", "cat", "ties"),
+    weight_sets: Sequence[Sequence[float]] = ((0.5, 0.5), (1.0, 1.0)),
+    densities: Sequence[float] = (0.5,),
+    baselines: bool = True,
+    fn_args: dict[str, str] | None = None,
+    registries: Sequence[str] = (),
+    max_samples: int | None = None,
+    concurrency: int = 1,
+    fuse_options: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+) -> SweepResult:
+    """Run the sweep; returns the table (also written as CSV, JSON and a PNG plot)."""
+    from ftevals.harness.run import run_matrix
+
+    out = Path(out)
+    sources = [combine.parse_source(a) for a in adapters]
+    kind = combine.check_sources(sources, "linear", None)
+    base_ref, base_path = combine.resolve_base(base, sources)
+    candidates = plan(sources, methods, weight_sets, densities, baselines)
+    for cand in candidates:
+        if cand.role == "fused":
+            log(f"fuse {cand.name}")
+            _fuse_candidate(cand, sources, out, base_ref, dict(fuse_options or {}))
+            if cand.error:
+                log(f"  {cand.status}: {cand.error}")
+    names = write_registry(candidates, kind, base_path, dict(fn_args or {}), out / "registry")
+    if names:
+        manifest = run_matrix(
+            models=list(names.values()),
+            evals=[safety.eval, utility.eval],
+            out_dir=out / "run",
+            registries=[str(out / "registry"), *registries],
+            concurrency=concurrency,
+            max_samples=max_samples,
+            on_pair=lambda p: log(f"  {p.status:<8} {p.model} x {p.eval}"),
+        )
+        reports = {(p.model, p.eval): (p.final_report, p.error) for p in manifest.pairs}
+        for cand in candidates:
+            if cand.name in names:
+                _score(cand, names[cand.name], reports, safety, utility)
+    return write_outputs(candidates, out, safety, utility)
+
+
+def _score(
+    cand: Candidate,
+    fn: str,
+    reports: dict[tuple[str, str], tuple[dict[str, Any] | None, str | None]],
+    safety: Axis,
+    utility: Axis,
+) -> None:
+    errors = []
+    for axis, attr in ((safety, "safety"), (utility, "utility")):
+        report, error = reports[(fn, axis.eval)]
+        if report is None:
+            errors.append(f"{axis.eval} failed: {error}")
+        elif not isinstance(report.get(axis.metric), int | float):
+            errors.append(f"{axis.eval}: no metric {axis.metric!r} in {sorted(report)}")
+        else:
+            setattr(cand, attr, float(report[axis.metric]))
+    cand.status, cand.error = ("failed", "; ".join(errors)) if errors else ("done", None)
+
+
+def pareto(candidates: list[Candidate], safety: Axis, utility: Axis) -> list[Candidate]:
+    """Scored candidates no other candidate beats on both axes."""
+    sign_s = 1.0 if safety.higher_is_better else -1.0
+    sign_u = 1.0 if utility.higher_is_better else -1.0
+    scored = [c for c in candidates if c.safety is not None and c.utility is not None]
+
+    def key(c: Candidate) -> tuple[float, float]:
+        return sign_s * (c.safety or 0.0), sign_u * (c.utility or 0.0)
+
+    return [
+        c
+        for c in scored
+        if not any(
+            key(o)[0] >= key(c)[0] and key(o)[1] >= key(c)[1] and key(o) != key(c) for o in scored
+        )
+    ]
+
+
+def write_outputs(
+    candidates: list[Candidate], out: Path, safety: Axis, utility: Axis
+) -> SweepResult:
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [asdict(c) for c in candidates]
+    for row in rows:
+        row["weights"] = " ".join(_fmt(w) for w in row["weights"])
+    csv_path, json_path, png_path = out / "sweep.csv", out / "sweep.json", out / "sweep.png"
+    with csv_path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["name"])
+        writer.writeheader()
+        writer.writerows(rows)
+    front = pareto(candidates, safety, utility)
+    payload = {
+        "safety": asdict(safety),
+        "utility": asdict(utility),
+        "pareto": [c.name for c in front],
+        "candidates": rows,
+    }
+    json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    plot(candidates, front, safety, utility, png_path)
+    return SweepResult(candidates, csv_path, json_path, png_path)
+
+
+def plot(
+    candidates: list[Candidate], front: list[Candidate], safety: Axis, utility: Axis, path: Path
+) -> None:
+    """Scatter of safety (x) against utility (y); baselines as squares, the front as a line."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 5), dpi=120)
+    ax = fig.add_subplot()
+    markers = {"base": "s", "source": "D", "fused": "o"}
+    for role, marker in markers.items():
+        pts = [
+            (c.name, c.safety, c.utility)
+            for c in candidates
+            if c.role == role and c.safety is not None and c.utility is not None
+        ]
+        if pts:
+            ax.scatter([p[1] for p in pts], [p[2] for p in pts], marker=marker, label=role)
+            for name, x, y in pts:
+                ax.annotate(name, (x, y), fontsize=6, alpha=0.8)
+    if len(front) > 1:
+        ordered = sorted((c.safety or 0.0, c.utility or 0.0) for c in front)
+        ax.plot([p[0] for p in ordered], [p[1] for p in ordered], "k--", lw=0.8)
+    ax.set_xlabel(safety.label)
+    ax.set_ylabel(utility.label)
+    ax.set_title("Adapter fusion sweep: safety against utility")
+    ax.grid(alpha=0.3)
+    if any(c.safety is not None for c in candidates):
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(str(path))
