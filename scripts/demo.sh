@@ -27,9 +27,9 @@ step "4/5 evaluate four models with the real evals engine" \
   --evals prompt-safety --out "$OUT/run"
 
 step "5/5 compare the runs" \
-  $FT compare "$OUT/run" --json "$OUT/report.json" --csv "$OUT/csv"
+  $FT compare "$OUT/run" --json "$OUT/report.json" --csv "$OUT/csv" --html "$OUT/report.html"
 
 echo
 echo "demo finished in $(( $(date +%s) - start )) s. Report files:"
-echo "  $OUT/report.json  $OUT/csv/summary.csv  $OUT/csv/per_class.csv"
+echo "  $OUT/report.html (plots, opens offline)  $OUT/report.json  $OUT/csv/*.csv"
 echo "  evals logs: $OUT/run/*.jsonl   manifest: $OUT/run/manifest.json"
