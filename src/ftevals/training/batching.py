@@ -1,4 +1,4 @@
-"""Tokenised examples, length-bucketed batch plans and padding, shared by both trainers.
+"""Tokenised examples, length-bucketed batch plans, padding and the batch loss (both trainers).
 
 A batch plan depends only on (seed, epoch, lengths): a resumed run recomputes the plan of its
 epoch and skips the batches it already did, so it sees exactly the batches of an uninterrupted
@@ -77,3 +77,38 @@ def collate(examples: list[Encoded], pad_id: int) -> dict[str, Any]:
     else:
         batch["labels"] = torch.tensor([e.target for e in examples], dtype=torch.long)
     return batch
+
+
+def accepts_logits_to_keep(model: Any) -> bool:
+    """True when the causal LM can project only chosen positions onto the vocabulary."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    try:
+        return "logits_to_keep" in inspect.signature(base.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def forward_loss(model: Any, batch: dict[str, Any], trim: bool) -> Any:
+    """Mean loss of a batch. Causal batches with ``trim`` compute logits only at the positions
+    that predict a loss token: the vocabulary projection dominates the cost of a small LM,
+    and a label answer is a few tokens of a long prompt."""
+    import torch
+
+    labels = batch["labels"]
+    if not trim or labels.ndim != 2:
+        return model(**batch).loss
+    targets = labels[:, 1:]
+    positions = (targets != IGNORE_INDEX).any(dim=0).nonzero().squeeze(-1)
+    output = model(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        logits_to_keep=positions,
+    )
+    logits = output.logits.float()
+    return torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]),
+        targets[:, positions].reshape(-1),
+        ignore_index=IGNORE_INDEX,
+    )

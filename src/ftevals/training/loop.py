@@ -20,7 +20,13 @@ from typing import Any
 
 from ftevals.errors import FtevalsError
 from ftevals.training import checkpoint
-from ftevals.training.batching import IGNORE_INDEX, Encoded, collate, plan_batches
+from ftevals.training.batching import (
+    Encoded,
+    accepts_logits_to_keep,
+    collate,
+    forward_loss,
+    plan_batches,
+)
 from ftevals.training.common import peak_memory_mb
 from ftevals.training.config import TrainConfig
 
@@ -73,41 +79,6 @@ def _lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
         return max(0.0, (total - step) / max(1, total - warmup))
 
     return factor
-
-
-def accepts_logits_to_keep(model: Any) -> bool:
-    """True when the causal LM can project only chosen positions onto the vocabulary."""
-    import inspect
-
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    try:
-        return "logits_to_keep" in inspect.signature(base.forward).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def forward_loss(model: Any, batch: dict[str, Any], trim: bool) -> Any:
-    """Mean loss of a batch. Causal batches with ``trim`` compute logits only at the positions
-    that predict a loss token: the vocabulary projection dominates the cost of a small LM,
-    and a label answer is a few tokens of a long prompt."""
-    import torch
-
-    labels = batch["labels"]
-    if not trim or labels.ndim != 2:
-        return model(**batch).loss
-    targets = labels[:, 1:]
-    positions = (targets != IGNORE_INDEX).any(dim=0).nonzero().squeeze(-1)
-    output = model(
-        input_ids=batch["input_ids"],
-        attention_mask=batch["attention_mask"],
-        logits_to_keep=positions,
-    )
-    logits = output.logits.float()
-    return torch.nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]),
-        targets[:, positions].reshape(-1),
-        ignore_index=IGNORE_INDEX,
-    )
 
 
 def run_loop(
@@ -281,7 +252,10 @@ def run_loop(
                 st.last_epoch_validated = epoch_done
                 record = validate()
                 st.validation.append(record)
-                bar.write(f"step {st.step}: " + ", ".join(f"{k}={v}" for k, v in record.items()))
+                line = f"step {st.step}: " + ", ".join(f"{k}={v}" for k, v in record.items())
+                logger.info(line)
+                if progress and accelerator.is_main_process:
+                    bar.write(line)
                 if st.best_val_loss is None or (
                     record["val_loss"] < st.best_val_loss - config.early_stopping_min_delta
                 ):

@@ -25,6 +25,7 @@ from ftevals.errors import FtevalsError
 from ftevals.paths import project_registry
 from ftevals.training import combine
 from ftevals.training.fuse import FuseCheckError, fuse, fused_meta
+from ftevals.training.sweep_plot import pareto, plot
 
 HF_CAUSAL = "ftevals.completion_fns.hf_causal:HFCausalCompletionFn"
 HF_CLASSIFIER = "ftevals.completion_fns.hf_classifier:HFClassifierCompletionFn"
@@ -251,24 +252,6 @@ def _score(
     cand.status, cand.error = ("failed", "; ".join(errors)) if errors else ("done", None)
 
 
-def pareto(candidates: list[Candidate], safety: Axis, utility: Axis) -> list[Candidate]:
-    """Scored candidates no other candidate beats on both axes."""
-    sign_s = 1.0 if safety.higher_is_better else -1.0
-    sign_u = 1.0 if utility.higher_is_better else -1.0
-    scored = [c for c in candidates if c.safety is not None and c.utility is not None]
-
-    def key(c: Candidate) -> tuple[float, float]:
-        return sign_s * (c.safety or 0.0), sign_u * (c.utility or 0.0)
-
-    return [
-        c
-        for c in scored
-        if not any(
-            key(o)[0] >= key(c)[0] and key(o)[1] >= key(c)[1] and key(o) != key(c) for o in scored
-        )
-    ]
-
-
 def write_outputs(
     candidates: list[Candidate], out: Path, safety: Axis, utility: Axis
 ) -> SweepResult:
@@ -291,35 +274,3 @@ def write_outputs(
     json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     plot(candidates, front, safety, utility, png_path)
     return SweepResult(candidates, csv_path, json_path, png_path)
-
-
-def plot(
-    candidates: list[Candidate], front: list[Candidate], safety: Axis, utility: Axis, path: Path
-) -> None:
-    """Scatter of safety (x) against utility (y); baselines as squares, the front as a line."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7, 5), dpi=120)
-    ax = fig.add_subplot()
-    markers = {"base": "s", "source": "D", "fused": "o"}
-    for role, marker in markers.items():
-        pts = [
-            (c.name, c.safety, c.utility)
-            for c in candidates
-            if c.role == role and c.safety is not None and c.utility is not None
-        ]
-        if pts:
-            ax.scatter([p[1] for p in pts], [p[2] for p in pts], marker=marker, label=role)
-            for name, x, y in pts:
-                ax.annotate(name, (x, y), fontsize=6, alpha=0.8)
-    if len(front) > 1:
-        ordered = sorted((c.safety or 0.0, c.utility or 0.0) for c in front)
-        ax.plot([p[0] for p in ordered], [p[1] for p in ordered], "k--", lw=0.8)
-    ax.set_xlabel(safety.label)
-    ax.set_ylabel(utility.label)
-    ax.set_title("Adapter fusion sweep: safety against utility")
-    ax.grid(alpha=0.3)
-    if any(c.safety is not None for c in candidates):
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(str(path))
