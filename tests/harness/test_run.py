@@ -102,3 +102,14 @@ def test_cli_compare_writes_reports_and_rebuilds_without_manifest(
     assert capsys.readouterr().out.startswith(table.split("\n")[0])
     again = json.loads((tmp_path / "again.json").read_text(encoding="utf-8"))
     assert again == data
+
+
+def test_changed_completion_args_rerun_the_pair(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    models, evals = ["ftevals/keyword-guard"], ["prompt-safety"]
+    assert run_matrix(models, evals, out, max_samples=4).pairs[0].status == "done"
+    args = "positive=unsafe,negative=safe"
+    again = run_matrix(models, evals, out, max_samples=4, completion_args=args)
+    assert again.pairs[0].status == "done"  # not skipped: the function's arguments changed
+    same = run_matrix(models, evals, out, max_samples=4, completion_args=args)
+    assert same.pairs[0].status == "skipped"

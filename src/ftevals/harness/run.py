@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import threading
@@ -136,21 +137,33 @@ def expand_eval_sets(eval_sets: Sequence[str], registries: Sequence[str]) -> lis
     return names
 
 
-def _spec_max_samples(log: Path) -> object:
-    """``run_config.max_samples`` of a log's spec line (``"?"`` if unreadable)."""
+def _spec_settings(log: Path) -> tuple[object, object]:
+    """``(max_samples, completion_args)`` a log was made with (``"?"`` if unreadable).
+
+    evals records the child's whole command line in ``run_config.command``.
+    """
     with log.open(encoding="utf-8") as fh:
         try:
             spec = json.loads(fh.readline()).get("spec", {})
         except (json.JSONDecodeError, AttributeError):
-            return "?"
+            return "?", "?"
     config = spec.get("run_config") if isinstance(spec, dict) else None
-    return config.get("max_samples") if isinstance(config, dict) else "?"
+    if not isinstance(config, dict):
+        return "?", "?"
+    words = shlex.split(str(config.get("command", "")))
+    args = (
+        words[words.index("--completion_args") + 1] if "--completion_args" in words[:-1] else None
+    )
+    return config.get("max_samples"), args
 
 
-def finished_report(log: Path, max_samples: int | None) -> dict[str, Any] | None:
-    """The final report of a finished log made with the same ``--max-samples``, else None."""
+def finished_report(
+    log: Path, max_samples: int | None, completion_args: str | None = None
+) -> dict[str, Any] | None:
+    """The final report of a finished log made with the same ``--max-samples`` and
+    ``--completion-args``, else None (the pair runs again)."""
     report = final_report(log)
-    if report is None or _spec_max_samples(log) != max_samples:
+    if report is None or _spec_settings(log) != (max_samples, completion_args or None):
         return None
     return report
 
@@ -217,7 +230,7 @@ def run_matrix(
     with RunProgress(len(manifest.pairs), enabled=progress) as bar:
 
         def run_pair(pair: PairRecord) -> None:
-            report = finished_report(out_dir / pair.log, max_samples)
+            report = finished_report(out_dir / pair.log, max_samples, completion_args)
             if report is not None:
                 pair.status, pair.final_report = "skipped", report
                 if (before := earlier.get((pair.model, pair.eval))) is not None:
