@@ -13,14 +13,9 @@ from typing import Any
 from evals.api import CompletionFn
 from evals.elsuite.utils import format_prompt
 
-FAILED_DEFAULT = "completion failed"
+from ftevals.completion_fns._retry import failure_of
 
-
-def failure_of(result: Any) -> str | None:
-    """The failure reason of a completion result, or ``None`` for a real answer."""
-    if getattr(result, "failed", False) is True:
-        return str(getattr(result, "error", None) or FAILED_DEFAULT)
-    return None
+__all__ = ["complete", "complete_template", "failure_of"]
 
 
 def complete(fn: CompletionFn, prompt: Any, **kwargs: Any) -> tuple[str, str | None]:
