@@ -11,6 +11,7 @@ Needs the demo's adapter (`make demo`) or --adapter DIR.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import time
@@ -44,6 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--adapter", default="minilm-safety")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--json", action="store_true", help="print one JSON object (run_all.py)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     samples = read_jsonl(project_registry() / "data/prompt-safety/test.v1.jsonl")
@@ -54,6 +56,12 @@ def main() -> None:
     batched = run(fn, prompts, 10)
     sizes = fn.batcher.batch_sizes[-20:]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if args.json:
+        figure = {"name": "10 threads, dynamic batching", "value": batched, "unit": "samples/s"}
+        figure.update(baseline_name="sequential calls, batch 1", baseline=baseline)
+        notes = f"{len(prompts)} prompts, mean batch {sum(sizes) / len(sizes):.1f}, peak RSS "
+        print(json.dumps({"figures": [figure], "notes": f"{notes}{peak_mb:.0f} MB"}))
+        return
     print(f"prompts: {len(prompts)}  threads: torch={__import__('torch').get_num_threads()}")
     print(f"baseline (sequential, batch 1): {baseline:8.1f} samples/s")
     print(f"batched (10 threads, dynamic):  {batched:8.1f} samples/s")

@@ -82,20 +82,27 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=100_000, help="0 to skip the small run")
     parser.add_argument("--phase", choices=["convert", "validate"], help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="print one JSON object (run_all.py)")
     args = parser.parse_args()
     if args.phase:
         phase(args.phase, args.file)
         return 0
+    figures = []
     with tempfile.TemporaryDirectory(prefix="ftevals-bench-") as tmp:
         for rows in [n for n in (args.small, args.rows) if n]:
             path = Path(tmp) / f"chat-{rows}.jsonl"
             generate(path, rows)
             size = path.stat().st_size / 1e6
-            print(f"{rows:,} rows, {size:,.0f} MB", flush=True)
+            if not args.json:
+                print(f"{rows:,} rows, {size:,.0f} MB", flush=True)
             for name, target in (("convert", 50_000), ("validate", 20_000)):
                 r = run(name, path)
                 per_s, per_cpu = r["rows"] / r["wall_s"], r["rows"] / r["cpu_s"]
                 verdict = "meets" if per_s >= target else "below"
+                what = f"{name}, {rows:,} rows: rows/s wall (target {target:,}: {verdict})"
+                figures.append({"name": what, "value": per_s, "unit": "rows/s"})
+                if args.json:
+                    continue
                 print(
                     f"  {name:<8} {per_s:>9,.0f} rows/s wall ({per_cpu:,.0f} per CPU second), "
                     f"{r['wall_s']:.1f} s, peak RSS {r['rss_mb']:.0f} MB "
@@ -103,6 +110,8 @@ def main() -> int:
                     flush=True,
                 )
             path.unlink()
+    if args.json:
+        print(json.dumps({"figures": figures, "notes": "no baseline: figures against targets"}))
     return 0
 
 

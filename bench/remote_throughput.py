@@ -105,6 +105,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=900)
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--json", action="store_true", help="print one JSON object (run_all.py)")
     args = parser.parse_args()
     limit = args.threads / args.latency
     server, base_url = start_server(args.latency)
@@ -119,6 +120,13 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=10)
+    ours, builtin = results
+    if args.json:
+        figure = {"name": "openai-compatible (ours)", "value": ours["rate"], "unit": "samples/s"}
+        figure.update(baseline_name="evals' gpt-3.5-turbo", baseline=builtin["rate"])
+        notes = f"{args.samples} samples, EVALS_THREADS={args.threads}, latency {args.latency}s"
+        print(json.dumps({"figures": [figure], "notes": f"{notes}, limit {limit:.0f}/s"}))
+        return 0
     print(
         f"{args.samples} samples, EVALS_THREADS={args.threads}, server latency "
         f"{args.latency * 1000:.0f} ms: limit {limit:.0f} samples/s"
@@ -129,7 +137,6 @@ def main() -> int:
             f"{r['seconds']:.2f} s, {r['rate'] / limit:4.0%} of limit; process {r['wall']:.1f} s; "
             f"accuracy {r['accuracy']:.3f}, failed {r['failed']})"
         )
-    ours, builtin = results
     print(f"ratio openai-compatible / gpt-3.5-turbo: {ours['rate'] / builtin['rate']:.2f}x")
     return 0
 

@@ -12,6 +12,7 @@ Every request must answer 200; any other status is counted and reported.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
     parser.add_argument("--requests", type=int, default=32, help="requests in the concurrent run")
     parser.add_argument("--max-tokens", type=int, default=16)
+    parser.add_argument("--json", action="store_true", help="print one JSON object (run_all.py)")
     args = parser.parse_args()
     samples = read_jsonl(project_registry() / "data/prompt-safety/test.v1.jsonl")
     prompts = [s["input"] for s in samples]
@@ -95,6 +97,20 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+    if args.json:
+        one = f"1 client ({base['requests']:.0f} requests)"
+        many = f"{args.clients} clients ({conc['requests']:.0f} requests)"
+        figures = [
+            {"name": f"{many}: throughput", "value": conc["req_per_s"], "unit": "req/s"},
+            {"name": f"{many}: p50 latency", "value": conc["p50_s"], "unit": "s"},
+            {"name": f"{many}: p95 latency", "value": conc["p95_s"], "unit": "s"},
+        ]
+        for figure, key in zip(figures, ("req_per_s", "p50_s", "p95_s"), strict=True):
+            figure.update(baseline_name=one, baseline=base[key])
+        failed = conc["requests"] - conc["ok"] + base["requests"] - base["ok"]
+        notes = f"model {model}, max_tokens {args.max_tokens}, {failed:.0f} non-200 answers"
+        print(json.dumps({"figures": figures, "notes": notes}))
+        return
     print(f"model {model}, max_tokens {args.max_tokens}, loopback, 2 cores")
     for name, r in (("baseline (1 client)", base), (f"concurrent ({args.clients} clients)", conc)):
         print(

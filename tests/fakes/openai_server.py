@@ -7,6 +7,12 @@ request (method, path, query, headers, body), and plays scripted faults in order
 ``Fault.status_code(429, retry_after="0")``, ``Fault.status_code(500)``, ``Fault.hang()`` (no answer
 until the server stops, i.e. past any client timeout) and ``Fault.malformed()``.
 
+For runs with many concurrent requests, ``fault_plan(request, attempt)`` decides instead,
+deterministically: ``attempt`` counts the requests with the same body (1 for the first), so
+a plan keyed on the prompt (e.g. its hash) gives every sample the same faults in any thread
+order. ``echo_credentials`` makes 401 answers quote the key they were sent (as some servers
+do), for tests that check keys are masked.
+
 Also a script for benchmarks: ``python tests/fakes/openai_server.py --latency 0.1`` prints
 ``READY <base_url>`` and serves until killed.
 """
@@ -14,6 +20,7 @@ Also a script for benchmarks: ``python tests/fakes/openai_server.py --latency 0.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -74,6 +81,12 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # clients that open a connection per call (evals' own) burst
 
 
+def body_key(body: Any) -> str:
+    """Hash of a request body (JSON with sorted keys): what ``fault_plan`` attempts count by."""
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _tokens(text: str) -> int:
     return max(1, len(text.split()))
 
@@ -90,10 +103,14 @@ class FakeOpenAIServer:
     Args:
         answer: the completion text, or a function of the request body giving it.
         latency_s: wait before each normal answer (benchmarks only).
-        api_key: when set, requests without ``Bearer <key>`` (or Azure's ``api-key``) get 401.
+        api_key: when set, requests without ``Bearer <key>`` (or Azure's ``api-key``) get 401;
+            a tuple accepts any of its keys.
         models: what ``GET /v1/models`` lists.
         response_model: the ``model`` the answers name (default: the request's).
         record: keep every request in ``requests``.
+        fault_plan: ``(request, attempt) -> Fault | None`` for each completion request that no
+            scripted fault answers; ``attempt`` is 1 for the first request with that body.
+        echo_credentials: 401 answers quote the credentials they were sent.
     """
 
     def __init__(
@@ -101,10 +118,12 @@ class FakeOpenAIServer:
         answer: Callable[[dict[str, Any]], str] | str = "safe",
         *,
         latency_s: float = 0.0,
-        api_key: str | None = None,
+        api_key: str | tuple[str, ...] | None = None,
         models: tuple[str, ...] = ("m",),
         response_model: str | None = None,
         record: bool = True,
+        fault_plan: Callable[[Request, int], Fault | None] | None = None,
+        echo_credentials: bool = False,
     ) -> None:
         self.answer = answer if callable(answer) else (lambda _body, text=answer: text)
         self.latency_s = latency_s
@@ -114,6 +133,9 @@ class FakeOpenAIServer:
         self.record = record
         self.requests: list[Request] = []
         self.faults: deque[Fault] = deque()
+        self.fault_plan = fault_plan
+        self.echo_credentials = echo_credentials
+        self.attempts: dict[str, int] = {}  # body hash -> completion requests seen
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._httpd = _Server(("127.0.0.1", 0), _handler(self))
@@ -155,9 +177,15 @@ class FakeOpenAIServer:
         self.stop()
 
     # -- used by the handler ------------------------------------------------------------
-    def _next_fault(self) -> Fault | None:
+    def _next_fault(self, request: Request) -> Fault | None:
         with self._lock:
-            return self.faults.popleft() if self.faults else None
+            if self.faults:
+                return self.faults.popleft()
+            if self.fault_plan is None:
+                return None
+            key = body_key(request.body)
+            attempt = self.attempts[key] = self.attempts.get(key, 0) + 1
+        return self.fault_plan(request, attempt)
 
     def _log(self, request: Request) -> None:
         if self.record:
@@ -167,9 +195,10 @@ class FakeOpenAIServer:
     def _authorised(self, headers: dict[str, str], azure: bool) -> bool:
         if self.api_key is None:
             return True
-        if headers.get("authorization") == f"Bearer {self.api_key}":
+        keys = (self.api_key,) if isinstance(self.api_key, str) else self.api_key
+        if headers.get("authorization") in {f"Bearer {key}" for key in keys}:
             return True
-        return azure and headers.get("api-key") == self.api_key
+        return azure and headers.get("api-key") in keys
 
     def _completion(self, body: dict[str, Any], chat: bool) -> dict[str, Any]:
         text = self.answer(body)
@@ -251,7 +280,11 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"error": {"message": f"no route {request.path}"}})
                 return
             if not server._authorised(request.headers, bool(azure)):
-                self._send(401, {"error": {"message": "invalid credentials", "code": 401}})
+                message = "invalid credentials"
+                if server.echo_credentials:
+                    sent = request.headers.get("authorization") or request.headers.get("api-key")
+                    message = f"Incorrect API key provided: {sent}"
+                self._send(401, {"error": {"message": message, "code": 401}})
                 return
             if azure and "api-version" not in request.query:
                 self._send(404, {"error": {"code": "404", "message": "Resource not found"}})
@@ -259,7 +292,7 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             if not isinstance(body, dict):
                 self._send(400, {"error": {"message": "body is not a JSON object"}})
                 return
-            fault = server._next_fault()
+            fault = server._next_fault(request)
             if fault is not None:
                 if fault.kind == "hang":
                     server._release.wait(timeout=60)

@@ -10,6 +10,9 @@ Two options of its own, used by ``ftevals run`` and removed before oaieval parse
 * ``--ftevals_cache FILE``: answer calls from (and store answers in) a per-sample cache
   (``ftevals.harness.cache``), so an interrupted run resumes without repeating model calls;
 * ``--ftevals_progress FILE``: write the sample count and one line per finished sample there.
+
+Run as a program, a user-facing error (``FtevalsError``: bad registry entry, every sample
+failed, ...) ends it with one ``ftevals: error: ...`` line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ftevals import evals_compat
 from ftevals.paths import project_registry
 
 logger = logging.getLogger(__name__)
+ERROR_PREFIX = "ftevals: error: "
 
 
 def _own_parser() -> argparse.ArgumentParser:
@@ -77,4 +81,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ftevals.errors import FtevalsError
+
+    try:
+        sys.exit(main())
+    except FtevalsError as exc:  # one line that ``ftevals run`` shows as the pair's error
+        print(f"{ERROR_PREFIX}{exc}", file=sys.stderr, flush=True)
+        sys.exit(2)

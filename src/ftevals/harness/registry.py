@@ -8,6 +8,9 @@
 * ``get_class`` (the eval factory) hooks the eval instance so that it reports progress: the
   number of samples when ``eval_all_samples`` starts, then one line per finished sample, to a
   JSONL file the parent ``ftevals run`` process reads for its progress bar.
+* ``get_class`` also checks the eval first (``ftevals.harness.registry_check``): its class must
+  be an evals ``Eval`` taking the spec's args, and its data files are read from the registries'
+  ``data/`` folders only (never the working directory, a URL or a path outside them).
 """
 
 from __future__ import annotations
@@ -116,13 +119,25 @@ def harness_registry_class() -> type[Any]:
             return CachingCompletionFn(instance, spec, self.sample_cache)
 
         def get_class(self, spec: Any) -> Any:
-            factory = super().get_class(spec)
+            from evals.eval import Eval
+
+            from ftevals.harness import registry_check as check
+
+            roots = check.data_roots(self._registry_paths)
+            check.check_spec_data(spec, roots)
+            try:
+                factory = super().get_class(spec)
+            except (ImportError, AttributeError) as exc:
+                msg = f"class {spec.cls} cannot be imported ({type(exc).__name__}: {exc})"
+                raise check.spec_entry(spec).error(msg, "class") from None
+            check.check_eval_class(spec, getattr(factory, "func", factory), Eval)
             progress = self.progress
 
             def build(*args: Any, completion_fns: list[Any], **kwargs: Any) -> Any:
                 if _is_solver_eval(factory):
                     completion_fns = [getattr(fn, "inner", fn) for fn in completion_fns]
                 instance = factory(*args, completion_fns=completion_fns, **kwargs)
+                check.confine_instance(instance, spec.registry_path, roots)
                 if progress is not None:
                     _report_progress(instance, progress)
                 return instance

@@ -20,6 +20,8 @@ from pydantic import BaseModel, Field
 
 import ftevals
 from ftevals.errors import FtevalsError
+from ftevals.harness.engine import ERROR_PREFIX
+from ftevals.harness.registry_check import check_run
 from ftevals.paths import project_registry
 
 
@@ -124,6 +126,7 @@ def expand_eval_sets(eval_sets: Sequence[str], registries: Sequence[str]) -> lis
         return []
     from ftevals import evals_compat
 
+    check_run([], [*registries, project_registry()])  # evals' loader would give a traceback
     registry = evals_compat.registry_class()()
     registry.add_registry_paths([*registries, str(project_registry())])
     names: list[str] = []
@@ -192,6 +195,7 @@ def run_matrix(
         raise FtevalsError("give at least one model and one eval")
     if concurrency < 1:
         raise FtevalsError("concurrency must be >= 1")
+    check_run(evals, [*registries, project_registry()])  # bad registry input: one clear error
     out_dir.mkdir(parents=True, exist_ok=True)
     for sub in ("logs", "cache", ".progress"):
         (out_dir / sub).mkdir(exist_ok=True)
@@ -296,8 +300,10 @@ def _run_one(
     report = final_report(partial) if rc == 0 else None
     if report is None:
         pair.status = "failed"
-        tail = stderr_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
-        pair.error = f"exit {rc}; see {stderr_path}: " + " | ".join(tail)
+        lines = stderr_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        own = [line for line in lines if line.startswith(ERROR_PREFIX)]  # the engine's own
+        detail = own[-1] if own else " | ".join(lines[-5:])
+        pair.error = f"exit {rc}; see {stderr_path}: {detail}"
         return
     os.replace(partial, out_dir / pair.log)
     pair.status, pair.final_report, pair.error = "done", report, None
