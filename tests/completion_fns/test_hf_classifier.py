@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import shutil
 import threading
 from pathlib import Path
@@ -179,3 +180,64 @@ def test_length_sorted_chunks_keep_the_input_order(classifier: HFClassifierCompl
     for (_, probs_a, n_a), (_, probs_b, n_b) in zip(chunked, one_by_one, strict=True):
         assert n_a == n_b
         assert max(abs(probs_a[k] - probs_b[k]) for k in probs_a) < 1e-4
+
+
+def _with_calibration(minilm_adapter: Path, tmp_path: Path, **calibration: Any) -> Path:
+    """A copy of the adapter whose ftevals.json carries the given calibration."""
+    copy = tmp_path / "calibrated"
+    shutil.copytree(minilm_adapter, copy)
+    meta_path = copy / "ftevals.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["calibration"] = {
+        "temperature": 1.0,
+        "examples": 10,
+        "nll_before": 0.5,
+        "nll_after": 0.5,
+        "ece_before": 0.1,
+        "ece_after": 0.1,
+        **calibration,
+    }
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    return copy
+
+
+def test_stored_threshold_decides_the_answer(minilm_adapter: Path, tmp_path: Path) -> None:
+    always = _with_calibration(minilm_adapter, tmp_path, positive_label="unsafe", threshold=0.0)
+    fn = HFClassifierCompletionFn(adapter=str(always))
+    assert fn.calibration is not None and fn.calibration.threshold == 0.0
+    assert {label for label, _, _ in fn.predict_batch(TEXTS)} == {"unsafe"}
+    raw = HFClassifierCompletionFn(adapter=str(always), calibrated="false")
+    assert raw.calibration is None
+    for label, probs, _ in raw.predict_batch(TEXTS):
+        assert label == max(probs, key=probs.__getitem__)
+
+
+def test_stored_temperature_softens_the_recorded_probabilities(
+    classifier: HFClassifierCompletionFn, minilm_adapter: Path, tmp_path: Path
+) -> None:
+    soft = HFClassifierCompletionFn(
+        adapter=str(_with_calibration(minilm_adapter, tmp_path, temperature=50.0))
+    )
+    for (label_a, probs_a, _), (label_b, probs_b, _) in zip(
+        classifier.predict_batch(TEXTS), soft.predict_batch(TEXTS), strict=True
+    ):
+        assert abs(probs_b["unsafe"] - 0.5) <= abs(probs_a["unsafe"] - 0.5) + 1e-6
+        assert abs(probs_b["unsafe"] - 0.5) < 0.05
+        if abs(probs_a["unsafe"] - 0.5) > 1e-3:
+            assert label_a == label_b  # a temperature alone keeps the ranking
+
+
+def test_int8_quantized_inference_stays_close_to_float32(
+    classifier: HFClassifierCompletionFn, minilm_adapter: Path
+) -> None:
+    fast = HFClassifierCompletionFn(adapter=str(minilm_adapter), quantize="int8")
+    assert type(fast.model).__name__ == type(classifier.model).__name__
+    linear = fast.model.classifier
+    assert "quantized" in type(linear).__module__
+    for (_, probs_a, n_a), (_, probs_b, n_b) in zip(
+        classifier.predict_batch(TEXTS), fast.predict_batch(TEXTS), strict=True
+    ):
+        assert n_a == n_b
+        assert max(abs(probs_a[k] - probs_b[k]) for k in probs_a) < 0.05
+    with pytest.raises(FtevalsError, match="quantize must be none or int8"):
+        HFClassifierCompletionFn(adapter=str(minilm_adapter), quantize="int4")

@@ -33,6 +33,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "out": out,
         "kind": args.kind,
         "base": args.base,
+        "base_layers": args.base_layers,
         "format": args.format,
         "text_field": args.text_field,
         "label_field": args.label_field,
@@ -48,6 +49,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "eval_every": args.eval_every,
         "early_stopping_patience": args.early_stopping_patience,
         "checkpoint_every": args.checkpoint_every,
+        "calibrate": args.calibrate,
+        "positive_label": args.positive_label,
     }
     if args.config:
         config = TrainConfig.from_yaml(args.config, **overrides)
@@ -164,6 +167,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--kind", choices=["classifier", "causal"])
     p.add_argument("--base", help="base model: minilm, smollm2-135m, a path or a hub id")
+    p.add_argument(
+        "--base-layers", type=int, help="classifier: keep only the first N layers of the base"
+    )
     p.add_argument("--format")
     p.add_argument("--text-field")
     p.add_argument("--label-field")
@@ -179,6 +185,14 @@ def register(sub: Any) -> None:
     p.add_argument("--eval-every", type=int, help="validate every N steps (0: every epoch)")
     p.add_argument("--early-stopping-patience", type=int)
     p.add_argument("--checkpoint-every", type=int, help="checkpoint every N steps")
+    p.add_argument(
+        "--no-calibrate",
+        dest="calibrate",
+        action="store_false",
+        default=None,
+        help="classifier: do not fit a temperature and threshold on the validation split",
+    )
+    p.add_argument("--positive-label", help="classifier: the label the threshold applies to")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     p.add_argument("--lora-r", type=int)
     p.add_argument("--lora-alpha", type=int)

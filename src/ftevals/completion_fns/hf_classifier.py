@@ -14,7 +14,9 @@ from ftevals.completion_fns.base import (
     record_call,
     text_to_classify,
 )
+from ftevals.errors import FtevalsError
 from ftevals.models import resolve_adapter
+from ftevals.training.calibrate import Calibration, decide
 
 HOW_TO_MAKE = (
     "Make it with `make demo`, or with `ftevals train --kind classifier --base minilm "
@@ -31,6 +33,11 @@ class HFClassifierCompletionFn:
         batch_size: largest batch of concurrent calls run together.
         max_length: tokens per text (truncated).
         merge: fold the LoRA weights into the base model at load (faster inference).
+        quantize: ``int8`` runs the linear layers with dynamic int8 quantization (CPU; about
+            1.5x faster here, answers checked against float32 in the benchmarks); ``none``
+            keeps float32.
+        calibrated: apply the temperature and threshold stored with the adapter (when the
+            adapter has them); ``false`` answers with the raw argmax.
     """
 
     def __init__(
@@ -41,6 +48,8 @@ class HFClassifierCompletionFn:
         max_length: int | str | None = None,
         max_wait_ms: float | str = 5.0,
         merge: bool | str = True,
+        quantize: str = "none",
+        calibrated: bool | str = True,
         registry: Any = None,
         **kwargs: Any,
     ) -> None:
@@ -50,12 +59,16 @@ class HFClassifierCompletionFn:
         model, self.tokenizer, self.meta = load_classifier(self.adapter_dir, base)
         # Fold LoRA into the base weights for inference: same outputs (to float rounding),
         # no extra adapter matmuls per layer.
-        self.model = (
-            model.merge_and_unload()
-            if str(merge).lower() not in ("", "0", "false", "no")
-            else model
-        )
+        self.model = model.merge_and_unload() if _truthy(merge) else model
+        if quantize not in ("none", "int8"):
+            raise FtevalsError(f"quantize must be none or int8, got {quantize!r}")
+        if quantize == "int8":
+            self.model = quantize_int8(self.model)
         self.labels: list[str] = list(self.meta["labels"])
+        stored = self.meta.get("calibration")
+        self.calibration = (
+            Calibration.model_validate(stored) if stored and _truthy(calibrated) else None
+        )
         self.max_length = int(max_length or self.meta["config"].get("max_length", 128))
         self.name = f"hf-classifier:{self.adapter_dir.name}"
         self.chunk = 16
@@ -79,7 +92,7 @@ class HFClassifierCompletionFn:
             ]
         ]
         order = sorted(range(len(texts)), key=lengths.__getitem__)
-        probs: list[list[float]] = [[] for _ in texts]
+        rows: list[list[float]] = [[] for _ in texts]
         for start in range(0, len(order), self.chunk):
             part = order[start : start + self.chunk]
             enc = self.tokenizer(
@@ -91,15 +104,15 @@ class HFClassifierCompletionFn:
             )
             with self._lock, torch.inference_mode():
                 logits = self.model(**enc).logits.float()
-            for i, row in zip(part, torch.softmax(logits, dim=-1).tolist(), strict=True):
-                probs[i] = row
+            for i, row in zip(part, logits.tolist(), strict=True):
+                rows[i] = row
         out = []
-        for row, n_tokens in zip(probs, lengths, strict=True):
-            best = max(range(len(row)), key=row.__getitem__)
+        for row, n_tokens in zip(rows, lengths, strict=True):
+            label, probs = decide(row, self.labels, self.calibration)
             out.append(
                 (
-                    self.labels[best],
-                    {label: round(p, 6) for label, p in zip(self.labels, row, strict=True)},
+                    label,
+                    {name: round(p, 6) for name, p in zip(self.labels, probs, strict=True)},
                     int(n_tokens),
                 )
             )
@@ -117,3 +130,20 @@ class HFClassifierCompletionFn:
             probs=probs,
         )
         return TextCompletionResult([label], {"probs": probs})
+
+
+def _truthy(value: bool | str) -> bool:
+    return str(value).lower() not in ("", "0", "false", "no", "none")
+
+
+def quantize_int8(model: Any) -> Any:
+    """The model with its ``nn.Linear`` layers dynamically quantized to int8 (CPU)."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's migration notice
+        return torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+            model, {torch.nn.Linear}, dtype=torch.qint8
+        )

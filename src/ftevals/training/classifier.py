@@ -20,6 +20,7 @@ from ftevals.converters.formats import normalise_text
 from ftevals.errors import FtevalsError, InputError
 from ftevals.models import resolve_model
 from ftevals.training.batching import Encoded
+from ftevals.training.calibrate import Calibration, calibrate
 from ftevals.training.common import (
     DEFAULT_MODULES_TO_SAVE,
     DEFAULT_TARGETS,
@@ -82,7 +83,10 @@ def load_examples(config: TrainConfig) -> list[Example]:
     return examples
 
 
-def load_base_model(base_path: str, labels: list[str], pad_token_id: int | None) -> Any:
+def load_base_model(
+    base_path: str, labels: list[str], pad_token_id: int | None, layers: int | None = None
+) -> Any:
+    """The base as a sequence classifier; ``layers``: keep only its first N layers."""
     import torch
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
@@ -94,7 +98,10 @@ def load_base_model(base_path: str, labels: list[str], pad_token_id: int | None)
         id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},
         dtype=torch.float32,
+        **({"num_hidden_layers": layers} if layers else {}),
     )
+    if layers and model.config.num_hidden_layers != layers:
+        raise FtevalsError(f"{base_path}: could not keep {layers} layers")
     if model.config.pad_token_id is None:
         model.config.pad_token_id = pad_token_id
     return model
@@ -134,7 +141,7 @@ def train_classifier(
         raise FtevalsError(f"{config.data}: no row went to validation; raise val_fraction")
 
     torch.manual_seed(config.seed)
-    model = load_base_model(base_path, labels, tokenizer.pad_token_id)
+    model = load_base_model(base_path, labels, tokenizer.pad_token_id, config.base_layers)
     model = get_peft_model(model, lora_config(model, config, "SEQ_CLS"))
     data_sha256 = file_sha256(config.data)
     model, result, is_main = run_loop(
@@ -150,6 +157,11 @@ def train_classifier(
     )
     out = Path(config.out)
     if is_main:
+        calibration = (
+            fit_calibration(model, val, labels, config, int(tokenizer.pad_token_id))
+            if config.calibrate and val
+            else None
+        )
         tokenizer.save_pretrained(str(out))
         figures = result.to_dict()
         figures.pop("losses")
@@ -166,8 +178,53 @@ def train_classifier(
                 "examples_seen": result.examples,
             },
         }
+        if calibration is not None:
+            meta["calibration"] = calibration.model_dump()
         write_meta(out, meta)
     return out
+
+
+def predict_logits(
+    model: Any, examples: list[Encoded], pad_id: int, batch_size: int = 32
+) -> list[list[float]]:
+    """Logits of every example, in order (eval mode, no gradients, length-sorted batches)."""
+    import torch
+
+    from ftevals.training.batching import collate
+
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
+    out: list[list[float]] = [[] for _ in examples]
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            part = order[start : start + batch_size]
+            batch = collate([examples[i] for i in part], pad_id)
+            logits = model(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+            ).logits
+            for i, row in zip(part, logits.float().tolist(), strict=True):
+                out[i] = row
+    model.train(was_training)
+    return out
+
+
+def fit_calibration(
+    model: Any, val: list[Encoded], labels: list[str], config: TrainConfig, pad_id: int
+) -> Calibration:
+    """Temperature and threshold fitted on the validation split (see ``calibrate``)."""
+    logits = predict_logits(model, val, pad_id)
+    targets = [int(e.target or 0) for e in val]
+    calibration = calibrate(logits, targets, labels, config.positive_label)
+    logger.info(
+        "calibration on %d validation examples: T=%.3f, threshold=%s, ECE %.3f -> %.3f",
+        calibration.examples,
+        calibration.temperature,
+        calibration.threshold,
+        calibration.ece_before,
+        calibration.ece_after,
+    )
+    return calibration
 
 
 def load_classifier(
@@ -185,7 +242,8 @@ def load_classifier(
     tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = load_base_model(base_path, labels, tokenizer.pad_token_id)
+    layers = meta.get("config", {}).get("base_layers")
+    model = load_base_model(base_path, labels, tokenizer.pad_token_id, layers)
     model = PeftModel.from_pretrained(model, str(adapter_dir))
     model.eval()
     return model, tokenizer, meta

@@ -159,6 +159,13 @@ class TrainConfig:
     base: str = field(
         default="minilm", metadata={"help": "Base model reference (alias, path, hub id)."}
     )
+    base_layers: int | None = field(
+        default=None,
+        metadata={
+            "help": "Classifier: keep only the first N transformer layers of the base model "
+            "(a smaller, faster model, e.g. 3 of MiniLM's 6); null keeps them all."
+        },
+    )
     format: str | None = field(default=None, metadata={"help": "Data format; detected if unset."})
     text_field: str | None = field(default=None, metadata={"help": "CSV/JSONL text column."})
     label_field: str | None = field(default=None, metadata={"help": "CSV/JSONL label column."})
@@ -204,6 +211,20 @@ class TrainConfig:
     checkpoint_every: int = field(
         default=0, metadata={"help": "Checkpoint every N optimizer steps (for --resume); 0: off."}
     )
+    calibrate: bool = field(
+        default=True,
+        metadata={
+            "help": "Classifier: fit a temperature and, for two labels, a decision threshold "
+            "on the validation split, stored with the adapter (needs val_fraction > 0)."
+        },
+    )
+    positive_label: str | None = field(
+        default=None,
+        metadata={
+            "help": "Classifier: the label the threshold applies to; default 'unsafe' when it "
+            "is a label, else the second label in sorted order."
+        },
+    )
     keep_checkpoints: int = field(default=2, metadata={"help": "Newest checkpoints kept."})
     lora: LoraSettings = field(default_factory=LoraSettings, metadata={"help": "LoRA settings."})
 
@@ -229,6 +250,10 @@ class TrainConfig:
         for name in ("warmup_steps", "eval_every", "early_stopping_patience", "checkpoint_every"):
             if getattr(self, name) < 0:
                 raise FtevalsError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.base_layers is not None and self.base_layers < 1:
+            raise FtevalsError(f"base_layers must be >= 1 or null, got {self.base_layers}")
+        if self.base_layers is not None and self.kind != "classifier":
+            raise FtevalsError("base_layers applies to kind classifier only")
         if self.max_steps is not None and self.max_steps < 1:
             raise FtevalsError(f"max_steps must be >= 1, got {self.max_steps}")
         if self.max_grad_norm is not None and self.max_grad_norm <= 0:
