@@ -17,6 +17,8 @@ TRAIN_SOURCES = {
     "own-harmful",
     "own-benign",
     "own-lookalike",
+    "own-indirect-harmful",
+    "own-indirect-benign",
     "donotanswer-malicious_uses",
     "harmbench",
     "dolly",

