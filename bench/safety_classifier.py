@@ -37,8 +37,9 @@ EVALS = [HELDOUT, LOOKALIKES, "prompt-safety"]
 
 # variant -> extra `ftevals train` flags (all: MiniLM LoRA classifiers)
 VARIANTS: dict[str, list[str]] = {
-    "minilm": ["--base", "minilm", "--epochs", "6", "--lr", "2e-3"],
-    "minilm-l3": ["--base", "minilm", "--base-layers", "3", "--epochs", "6", "--lr", "2e-3"],
+    "minilm": ["--base", "minilm", "--epochs", "3", "--lr", "2e-3", "--max-fpr", "0.05"],
+    "minilm-l3": ["--base", "minilm", "--base-layers", "3", "--epochs", "6", "--lr", "2e-3"]
+    + ["--max-fpr", "0.05"],
 }
 PUBLISHED = [
     ("Llama Guard 2 (8B), Meta internal test set", "0.915", "0.974", "0.040"),

@@ -133,3 +133,43 @@ def test_train_classifier_stores_calibration_fitted_on_validation(
         progress=False,
     )
     assert "calibration" not in json.loads((off / "ftevals.json").read_text(encoding="utf-8"))
+
+
+def test_max_fpr_trades_f1_for_fewer_false_positives() -> None:
+    scores = [0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]
+    positives = [True, True, False, True, True, False, True, False, False, False]
+    free, free_f1 = best_threshold(scores, positives)
+    capped, capped_f1 = best_threshold(scores, positives, max_fpr=0.0)
+    assert free == pytest.approx(0.35) and free_f1 == pytest.approx(10 / 12)
+    assert capped == pytest.approx(0.85) and capped_f1 == pytest.approx(4 / 7)
+    nothing, f1 = best_threshold([0.9, 0.8], [False, True], max_fpr=0.0)
+    assert nothing > 0.9 and f1 == 0.0  # every cut flags the negative: flag nothing
+
+
+def test_recalibrate_cli_refits_on_the_stored_validation_split(
+    tiny_chat_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ftevals.cli import main
+    from ftevals.training.classifier import train_classifier
+    from ftevals.training.config import TrainConfig
+
+    out = train_classifier(
+        TrainConfig(
+            data=str(tiny_chat_data),
+            out=str(tmp_path / "re"),
+            base="minilm",
+            epochs=1,
+            batch_size=8,
+            max_length=32,
+            val_fraction=0.3,
+        ),
+        progress=False,
+    )
+    before = json.loads((out / "ftevals.json").read_text(encoding="utf-8"))["calibration"]
+    assert main(["calibrate", str(out), "--max-fpr", "0"]) == 0
+    assert "threshold" in capsys.readouterr().out
+    after = json.loads((out / "ftevals.json").read_text(encoding="utf-8"))
+    assert after["calibration"]["max_fpr"] == 0.0
+    assert after["config"]["max_fpr"] == 0.0
+    assert after["calibration"]["temperature"] == pytest.approx(before["temperature"], rel=1e-3)
+    assert after["calibration"]["threshold"] >= before["threshold"]

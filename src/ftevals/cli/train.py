@@ -51,6 +51,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "checkpoint_every": args.checkpoint_every,
         "calibrate": args.calibrate,
         "positive_label": args.positive_label,
+        "max_fpr": args.max_fpr,
     }
     if args.config:
         config = TrainConfig.from_yaml(args.config, **overrides)
@@ -66,6 +67,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         config.lora = LoraSettings(**{**asdict(config.lora), **lora})
     out_dir = train(config, progress=not args.quiet, resume=args.resume)
     print(f"adapter written to {out_dir}")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from ftevals.models import resolve_adapter
+    from ftevals.training.classifier import recalibrate
+
+    adapter = resolve_adapter(args.adapter, "Train one with `ftevals train --val-fraction F`.")
+    cal = recalibrate(adapter, args.max_fpr, args.positive_label)
+    print(
+        f"{adapter}: temperature {cal.temperature:.3f}, threshold {cal.threshold} "
+        f"(validation F1 {cal.f1_at_threshold}), ECE {cal.ece_before:.3f} -> "
+        f"{cal.ece_after:.3f} on {cal.examples} validation examples"
+    )
     return 0
 
 
@@ -193,6 +208,9 @@ def register(sub: Any) -> None:
         help="classifier: do not fit a temperature and threshold on the validation split",
     )
     p.add_argument("--positive-label", help="classifier: the label the threshold applies to")
+    p.add_argument(
+        "--max-fpr", type=float, help="classifier: cap on the threshold's validation FP rate"
+    )
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     p.add_argument("--lora-r", type=int)
     p.add_argument("--lora-alpha", type=int)
@@ -200,6 +218,14 @@ def register(sub: Any) -> None:
     p.add_argument("--target-modules", help="comma-separated module names")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+    c = sub.add_parser(
+        "calibrate", help="refit a classifier's temperature and threshold on its validation split"
+    )
+    c.add_argument("adapter", help="adapter directory or name")
+    c.add_argument("--max-fpr", type=float, help="cap on the threshold's validation FP rate")
+    c.add_argument("--positive-label", help="the label the threshold applies to")
+    c.set_defaults(func=cmd_calibrate)
 
     f = sub.add_parser("fuse", help="combine LoRA adapters (and merge), checked on probes")
     f.add_argument("--base", help="base model; default: the one stored with the adapters")

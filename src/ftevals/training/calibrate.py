@@ -8,7 +8,8 @@ adapter in ``ftevals.json`` under ``calibration``:
   the ranking, so AUPRC is unchanged and probabilities mean what they say;
 * **threshold**: for two labels, the calibrated probability of the positive label (``unsafe``)
   at or above which the classifier answers positive, chosen to maximise F1 of the positive
-  label on the validation split (ties: the higher threshold, fewer false positives).
+  label on the validation split (ties: the higher threshold, fewer false positives),
+  optionally among thresholds whose validation false-positive rate is at most ``max_fpr``.
 
 Pure Python on lists: a validation split has hundreds of rows, not millions.
 """
@@ -42,6 +43,9 @@ class Calibration(BaseModel):
     ece_after: float = Field(description="Expected calibration error at the fitted T.")
     f1_at_threshold: float | None = Field(
         default=None, description="Validation F1 of positive_label at the threshold."
+    )
+    max_fpr: float | None = Field(
+        default=None, description="Bound on the validation false-positive rate, if one was set."
     )
 
 
@@ -116,17 +120,23 @@ def expected_calibration_error(
     return sum(abs(c - s) / n for count, s, c in totals if count)
 
 
-def best_threshold(scores: Sequence[float], positives: Sequence[bool]) -> tuple[float, float]:
+def best_threshold(
+    scores: Sequence[float], positives: Sequence[bool], max_fpr: float | None = None
+) -> tuple[float, float]:
     """(threshold, F1): the score cut maximising F1 of the positive class.
 
-    Candidates are midpoints between consecutive distinct scores, so the threshold does not
-    sit exactly on a validation example; ties in F1 go to the higher threshold.
+    With ``max_fpr``, only cuts whose false-positive rate (negatives at or above the cut,
+    over all negatives) is at most ``max_fpr`` count; if none does, the cut sits above every
+    score (nothing is flagged, F1 0). Candidates are midpoints between consecutive distinct
+    scores, so the threshold does not sit exactly on a validation example; ties in F1 go to
+    the higher threshold.
     """
     if not any(positives):
         raise FtevalsError("threshold selection needs a positive example in the validation split")
     ranked = sorted(zip(scores, positives, strict=True), key=lambda pair: -pair[0])
     total_pos = sum(positives)
-    best_f1, best_cut = -1.0, 0.5
+    total_neg = len(ranked) - total_pos
+    best_f1, best_cut = 0.0, min(1.0, (1.0 + ranked[0][0]) / 2)
     tp = fp = 0
     for i, (score, positive) in enumerate(ranked):
         tp += positive
@@ -134,6 +144,8 @@ def best_threshold(scores: Sequence[float], positives: Sequence[bool]) -> tuple[
         next_score = ranked[i + 1][0] if i + 1 < len(ranked) else 0.0
         if next_score == score:
             continue
+        if max_fpr is not None and total_neg and fp / total_neg > max_fpr:
+            break  # the rate only grows as the cut goes down
         f1 = 2 * tp / (2 * tp + fp + (total_pos - tp))
         if f1 > best_f1:
             best_f1, best_cut = f1, (score + next_score) / 2
@@ -145,8 +157,10 @@ def calibrate(
     targets: Sequence[int],
     labels: Sequence[str],
     positive_label: str | None = None,
+    max_fpr: float | None = None,
 ) -> Calibration:
-    """Fit the temperature, and the threshold when there are two labels."""
+    """Fit the temperature, and the threshold when there are two labels (at most ``max_fpr``
+    validation false-positive rate, when given)."""
     temperature = fit_temperature(logits, targets)
     raw = [softmax(row) for row in logits]
     scaled = [softmax([x / temperature for x in row]) for row in logits]
@@ -163,6 +177,10 @@ def calibrate(
         if positive not in labels:
             raise FtevalsError(f"positive label {positive!r} is not one of {list(labels)}")
         index = list(labels).index(positive)
-        threshold, f1 = best_threshold([p[index] for p in scaled], [t == index for t in targets])
-        values.update(positive_label=positive, threshold=threshold, f1_at_threshold=f1)
+        threshold, f1 = best_threshold(
+            [p[index] for p in scaled], [t == index for t in targets], max_fpr
+        )
+        values.update(
+            positive_label=positive, threshold=threshold, f1_at_threshold=f1, max_fpr=max_fpr
+        )
     return Calibration(**values)

@@ -215,7 +215,7 @@ def fit_calibration(
     """Temperature and threshold fitted on the validation split (see ``calibrate``)."""
     logits = predict_logits(model, val, pad_id)
     targets = [int(e.target or 0) for e in val]
-    calibration = calibrate(logits, targets, labels, config.positive_label)
+    calibration = calibrate(logits, targets, labels, config.positive_label, config.max_fpr)
     logger.info(
         "calibration on %d validation examples: T=%.3f, threshold=%s, ECE %.3f -> %.3f",
         calibration.examples,
@@ -224,6 +224,37 @@ def fit_calibration(
         calibration.ece_before,
         calibration.ece_after,
     )
+    return calibration
+
+
+def recalibrate(
+    adapter_dir: str | Path, max_fpr: float | None = None, positive_label: str | None = None
+) -> Calibration:
+    """Refit the calibration of a trained classifier on its own validation split (rebuilt from
+    the stored config and data, which must be unchanged) and store it in ``ftevals.json``."""
+    meta = read_meta(adapter_dir)
+    config = TrainConfig.from_dict(meta["config"])
+    if file_sha256(config.data) != meta.get("data_sha256"):
+        raise FtevalsError(f"{config.data} changed since {adapter_dir} was trained on it")
+    model, tokenizer, _ = load_classifier(adapter_dir)
+    labels: list[str] = meta["labels"]
+    label2id = {label: i for i, label in enumerate(labels)}
+    val = [
+        Encoded(list(ids), target=label2id[e.label], line=e.line)
+        for e, ids in (
+            (e, tokenizer(e.text, truncation=True, max_length=config.max_length)["input_ids"])
+            for e in load_examples(config)
+            if validation_side(normalise_text(e.text), config)
+        )
+    ]
+    if not val:
+        raise FtevalsError(f"{adapter_dir}: no validation split (trained with val_fraction 0)")
+    config.max_fpr = max_fpr
+    config.positive_label = positive_label or config.positive_label
+    calibration = fit_calibration(model, val, labels, config, int(tokenizer.pad_token_id))
+    meta["calibration"] = calibration.model_dump()
+    meta["config"] = config.to_dict()
+    write_meta(Path(adapter_dir), meta)
     return calibration
 
 

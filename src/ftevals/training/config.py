@@ -218,6 +218,13 @@ class TrainConfig:
             "on the validation split, stored with the adapter (needs val_fraction > 0)."
         },
     )
+    max_fpr: float | None = field(
+        default=None,
+        metadata={
+            "help": "Classifier: choose the threshold among those with at most this validation "
+            "false-positive rate (e.g. 0.05); null: the F1-optimal threshold."
+        },
+    )
     positive_label: str | None = field(
         default=None,
         metadata={
@@ -250,6 +257,8 @@ class TrainConfig:
         for name in ("warmup_steps", "eval_every", "early_stopping_patience", "checkpoint_every"):
             if getattr(self, name) < 0:
                 raise FtevalsError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.max_fpr is not None and not 0.0 <= self.max_fpr <= 1.0:
+            raise FtevalsError(f"max_fpr must be within [0, 1] or null, got {self.max_fpr}")
         if self.base_layers is not None and self.base_layers < 1:
             raise FtevalsError(f"base_layers must be >= 1 or null, got {self.base_layers}")
         if self.base_layers is not None and self.kind != "classifier":
