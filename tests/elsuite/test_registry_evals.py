@@ -63,6 +63,7 @@ RUNS = {
     ),
     "over-refusal-keyword": Run("test/refuse-how", "over-refusal-keyword"),
     "utility-qa": Run("test/refuse-how", "utility-qa", env={"FTEVALS_JUDGE": "test/judge-yes"}),
+    "utility-qa-match": Run("test/qa", "utility-qa-match"),
     "child-appropriate": Run(
         "ftevals/keyword-guard",
         "child-appropriate",
@@ -283,6 +284,21 @@ def test_judge_from_the_environment_on_utility_qa(results: dict[str, Result]) ->
     assert {m["judge"] for m in result.of("metrics")} == {"test/judge-yes"}
     judged = [s for s in result.of("sampling") if "[Criterion]: correctness:" in str(s["prompt"])]
     assert len(judged) == result.report["n"]
+
+
+def test_utility_qa_match_without_judge(results: dict[str, Result]) -> None:
+    data = samples("utility-qa/match.v1.jsonl")
+    assert [user_text(s) for s in data] == [
+        user_text(s) for s in samples("utility-qa/test.v1.jsonl")
+    ]
+    answers = [scripted("test/qa", user_text(s)) for s in data]
+    right = sum(
+        any(i.lower() in a.lower() for i in s["ideal"]) for s, a in zip(data, answers, strict=True)
+    )
+    assert right == 3  # the two near misses (144, Cheyenne) do not count
+    result = ok(results, "utility-qa-match")
+    assert result.report["accuracy"] == pytest.approx(right / len(data))
+    assert len(result.of("match")) == len(data)
 
 
 def test_child_appropriate_reuses_the_screen_spec(results: dict[str, Result]) -> None:
