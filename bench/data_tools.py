@@ -5,8 +5,10 @@
 Generates a chat file (system + user + assistant label, about 280 bytes a row; user prompts all
 distinct) in a temporary directory, then runs, each in a fresh process: ``convert_file(...,
 to="samples")`` and ``validate_file(...)`` (format checks and token counting with tiktoken
-cl100k_base, the cookbook's default). Prints rows/s (wall and CPU time) and the peak RSS of
-each process; the same at ``--small`` rows shows that memory does not grow with the file.
+cl100k_base, the cookbook's default). Prints rows/s (wall and CPU time), the peak RSS of
+each process and the 1-minute load average after it (other jobs sharing the cores lower the
+wall figure most); the same at ``--small`` rows shows that memory does not grow
+with the file.
 Targets (issue 3): convert >= 50,000 rows/s, validate >= 20,000 rows/s.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -106,7 +109,7 @@ def main() -> int:
                 print(
                     f"  {name:<8} {per_s:>9,.0f} rows/s wall ({per_cpu:,.0f} per CPU second), "
                     f"{r['wall_s']:.1f} s, peak RSS {r['rss_mb']:.0f} MB "
-                    f"[{verdict} target {target:,}]",
+                    f"[{verdict} target {target:,}], load average {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
             path.unlink()

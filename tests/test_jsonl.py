@@ -93,3 +93,54 @@ def test_atomic_writer_commits_or_leaves_nothing(tmp_path: Path) -> None:
         raise RuntimeError("boom")
     assert out.read_text() == '{"a": 1}\n{"b": 2}\n'  # untouched
     assert [p.name for p in out.parent.iterdir()] == ["o.jsonl"]  # no temporary left
+
+
+def test_writer_joins_chunks_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jsonl, "WRITE_CHUNK", 3)
+    out = tmp_path / "o.jsonl"
+    with AtomicJsonlWriter(out) as writer:
+        for i in range(7):
+            writer.write({"i": i})
+        writer.write_bytes(b'{"raw": true}')
+        assert out.exists() is False  # nothing in place before the commit
+    assert writer.count == 8
+    assert out.read_text().splitlines() == [f'{{"i": {i}}}' for i in range(7)] + ['{"raw": true}']
+    with pytest.raises(RuntimeError), AtomicJsonlWriter(out) as writer:
+        for i in range(10):  # several chunks already written to the temporary file
+            writer.write({"j": i})
+        raise RuntimeError("boom")
+    assert len(out.read_text().splitlines()) == 8  # untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["o.jsonl"]
+
+
+def test_lone_surrogate_written_as_escape_and_read_back(tmp_path: Path) -> None:
+    path = write(tmp_path, b'{"s": "a\\ud800b", "t": "\\ud83d\\ude00"}\n')
+    [(_, obj)] = list(iter_jsonl(path))
+    out = tmp_path / "o.jsonl"
+    write_jsonl(out, [obj])
+    assert out.read_bytes() == '{"s": "a\\ud800b", "t": "😀"}\n'.encode()
+    assert list(iter_jsonl(out)) == [(1, obj)]
+
+
+def test_dumps_str_is_dumps_of_a_string() -> None:
+    import random
+
+    rng = random.Random(0)
+    alphabet = [chr(c) for c in range(0x30)] + ['"', "\\", "/", "\x7f", "é", "\u2028", "😀", "a"]
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 70)))
+        assert jsonl.dumps_str(text) == json.dumps(text, ensure_ascii=False).encode()
+    with pytest.raises(TypeError):
+        jsonl.dumps_str("a\ud800")  # callers fall back to dumps_bytes
+    assert jsonl.dumps_bytes({"s": "a\ud800"}) == b'{"s": "a\\ud800"}'
+
+
+def test_bom_then_bad_first_line(tmp_path: Path) -> None:
+    path = write(tmp_path, b"\xef\xbb\xbf[1]\n\xef\xbb\xbf{}\n")  # a BOM counts on line 1 only
+    issues: list[JsonlIssue] = []
+    assert list(iter_jsonl(path, on_issue=issues.append)) == []
+    assert [(i.line, i.kind) for i in issues] == [
+        (1, "bom"),
+        (1, "not_object"),
+        (2, "invalid_json"),
+    ]

@@ -1,4 +1,8 @@
-"""The one JSONL reader and writer: line-numbered errors, atomic writes."""
+"""The one JSONL reader and writer: line-numbered errors, atomic writes.
+
+:func:`iter_records` is the one line-numbered reader loop: JSONL (:func:`iter_jsonl`) and, with
+a text parser, files of one prompt a line (:func:`ftevals.converters.readers.iter_lines`).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ import orjson
 from ftevals.errors import InputError
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
+WRITE_CHUNK = 1024
+"""Lines an :class:`AtomicJsonlWriter` joins into one write."""
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 # json's C encoder built once (JSONEncoder.encode builds one per call, half of its cost);
 # the same output as json.dumps(obj, ensure_ascii=False), without the circular-reference check.
@@ -53,17 +59,21 @@ def raw_lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
             return
         lineno += 1
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            while raw and not raw.endswith(b"\n"):
-                raw = fh.readline(MAX_LINE_BYTES)
+            _skip_rest_of_line(fh, raw)
             yield lineno, None
         else:
             yield lineno, raw
 
 
-def _decode(raw: bytes) -> tuple[Any, str, str]:
-    """Slow path for lines orjson refuses: exact messages, and what ``json`` also accepts
-    (NaN, integers beyond 64 bits, lone surrogate escapes). Returns (object, issue kind, message);
-    the kind is empty when the line parsed."""
+def _skip_rest_of_line(fh: IO[bytes], raw: bytes) -> None:
+    while raw and not raw.endswith(b"\n"):
+        raw = fh.readline(MAX_LINE_BYTES)
+
+
+def _decode(raw: bytes, parse: Callable[[str], Any]) -> tuple[Any, str, str]:
+    """Slow path for lines the fast parser refuses: exact messages, and for JSON what ``json``
+    also accepts (NaN, lone surrogate escapes). Returns (object, issue kind, message); the kind
+    is empty when the line parsed."""
     try:
         text = raw.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as exc:
@@ -71,9 +81,69 @@ def _decode(raw: bytes) -> tuple[Any, str, str]:
     if not text.strip():
         return None, "blank", "blank line"
     try:
-        return json.loads(text), "", ""
+        return parse(text), "", ""
     except json.JSONDecodeError as exc:
         return None, "invalid_json", f"invalid JSON: {exc.msg} (column {exc.colno})"
+
+
+def iter_records(
+    path: str | Path,
+    on_issue: Callable[[JsonlIssue], None] | None = None,
+    *,
+    loads: Callable[[bytes], Any] = orjson.loads,
+    parse: Callable[[str], Any] = json.loads,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The one line-numbered reader: ``(line_number, object)`` for each non-blank line.
+
+    Each line (bytes; a UTF-8 BOM at the start of the file removed) goes to ``loads``. Only
+    when that raises ``ValueError`` is the line looked at slowly: decoded as UTF-8 and, unless
+    blank, given as text to ``parse``, whose ``json.JSONDecodeError`` makes it ``invalid_json``.
+    Objects that are not dicts are ``not_object``. The defaults read JSONL; see
+    :func:`iter_jsonl` for ``on_issue``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    limit = MAX_LINE_BYTES
+    with path.open("rb") as fh:
+        readline = fh.readline
+        lineno = 0
+        while raw := readline(limit + 1):
+            lineno += 1
+            if lineno > 1 and len(raw) <= limit:  # the usual line: parsed once, yielded
+                try:
+                    obj = loads(raw)
+                except ValueError:
+                    pass
+                else:
+                    if isinstance(obj, dict):
+                        yield lineno, obj
+                        continue
+            kind = message = ""  # every other line: look at it closely
+            if len(raw) > limit and not raw.endswith(b"\n"):
+                _skip_rest_of_line(fh, raw)
+                kind, message = "too_long", f"line longer than {limit} bytes"
+            else:
+                if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[len(codecs.BOM_UTF8) :]
+                    if on_issue is not None:
+                        on_issue(JsonlIssue(1, "bom", "UTF-8 byte order mark (ignored)"))
+                try:
+                    obj = loads(raw)
+                except ValueError:
+                    if raw.strip():
+                        obj, kind, message = _decode(raw, parse)
+                    else:
+                        kind, message = "blank", "blank line"
+                if not kind and not isinstance(obj, dict):
+                    kind = "not_object"
+                    message = f"expected a JSON object, got {type(obj).__name__}"
+            if not kind:
+                yield lineno, obj
+            elif on_issue is not None:
+                on_issue(JsonlIssue(lineno, kind, message))
+            elif kind != "blank":
+                raise InputError(path, message, lineno)
 
 
 def iter_jsonl(
@@ -86,35 +156,7 @@ def iter_jsonl(
     line not yielded (blank, bad) and a BOM are reported to it, and reading goes on: the caller
     counts them, so nothing is dropped silently.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    with path.open("rb") as fh:
-        for lineno, raw in raw_lines(fh):
-            kind = message = ""
-            if raw is None:
-                kind, message = "too_long", f"line longer than {MAX_LINE_BYTES} bytes"
-            else:
-                if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
-                    raw = raw[len(codecs.BOM_UTF8) :]
-                    if on_issue is not None:
-                        on_issue(JsonlIssue(1, "bom", "UTF-8 byte order mark (ignored)"))
-                if not raw.strip():
-                    kind, message = "blank", "blank line"
-                else:
-                    try:
-                        obj = orjson.loads(raw)
-                    except orjson.JSONDecodeError:
-                        obj, kind, message = _decode(raw)
-                    if not kind and not isinstance(obj, dict):
-                        kind = "not_object"
-                        message = f"expected a JSON object, got {type(obj).__name__}"
-            if not kind:
-                yield lineno, obj
-            elif on_issue is not None:
-                on_issue(JsonlIssue(lineno, kind, message))
-            elif kind != "blank":
-                raise InputError(path, message, lineno)
+    return iter_records(path, on_issue)
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
@@ -129,9 +171,30 @@ def dumps(obj: Any) -> str:
     return "".join(_C_ENCODE(obj, 0))
 
 
+def encode_line(line: str) -> bytes:
+    """A line of JSON text as UTF-8. A lone surrogate (which ``json`` reads from a ``\\ud800``
+    escape, and which UTF-8 cannot hold) is written back as that escape, so the line stays
+    valid JSON with the same value."""
+    return line.encode("utf-8", "backslashreplace")
+
+
+def dumps_bytes(obj: Any) -> bytes:
+    """:func:`dumps` as UTF-8 (:func:`encode_line`)."""
+    return encode_line(dumps(obj))
+
+
+dumps_str: Callable[[str], bytes] = orjson.dumps
+""":func:`dumps_bytes` of a ``str``, fast: orjson escapes strings exactly as
+``json.dumps(ensure_ascii=False)`` does (tests/test_jsonl.py checks it). Raises ``TypeError``
+on a lone surrogate, where callers fall back to :func:`dumps_bytes`."""
+
+
 class AtomicJsonlWriter:
     """Write JSONL to a temporary file beside ``path``; :meth:`commit` renames it into place,
-    :meth:`abort` (or leaving a ``with`` block on an exception) removes it."""
+    :meth:`abort` (or leaving a ``with`` block on an exception) removes it.
+
+    Lines are joined into one write per :data:`WRITE_CHUNK` lines.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -140,19 +203,41 @@ class AtomicJsonlWriter:
             dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
         )
         self._tmp = Path(tmp)
-        self._fh = os.fdopen(fd, "w", encoding="utf-8")
+        self._fh = os.fdopen(fd, "wb")
+        self._lines: list[bytes] = []
         self.count = 0
 
     def write(self, row: Any) -> None:
-        self._fh.write(dumps(row) + "\n")
+        """Write one object as a line (:func:`dumps`)."""
+        self.write_bytes(encode_line(dumps(row)))
+
+    def write_bytes(self, line: bytes) -> None:
+        """Write one line already encoded (:func:`dumps_bytes`, or the same bytes made another
+        way), without its newline."""
+        lines = self._lines
+        lines.append(line)
         self.count += 1
+        if len(lines) >= WRITE_CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._lines:
+            self._lines.append(b"")
+            self._fh.write(b"\n".join(self._lines))
+            self._lines.clear()
 
     def commit(self) -> int:
-        self._fh.close()
+        try:
+            self._flush()
+            self._fh.close()
+        except BaseException:
+            self.abort()
+            raise
         os.replace(self._tmp, self.path)
         return self.count
 
     def abort(self) -> None:
+        self._lines.clear()
         self._fh.close()
         self._tmp.unlink(missing_ok=True)
 

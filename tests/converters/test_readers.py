@@ -57,7 +57,8 @@ def test_lines_format(tmp_path: Path) -> None:
         {"role": "system", "content": "S"},
         {"role": "user", "content": "first prompt"},
     ]
-    assert [(i.line, i.kind) for i in issues] == [(2, "blank"), (3, "blank")]
+    # read by the one line reader, as JSONL is: the BOM is reported too
+    assert [(i.line, i.kind) for i in issues] == [(1, "bom"), (2, "blank"), (3, "blank")]
     path.write_bytes(b"ok\n\xff\n")
     for read in (lambda: read_rows(path), lambda: list(iter_rows(path, on_issue=issues.append))):
         with pytest.raises(InputError, match=re.escape(f"{path}:2: not valid UTF-8")):

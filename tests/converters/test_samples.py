@@ -227,3 +227,192 @@ def test_screen_samples_from_file(tmp_path: Path) -> None:
         "line": 1,
     }
     assert "samples, screen" in report.summary()
+
+
+def _reference_prompt_key(r: Row) -> str:
+    """prompt_key as first written: the whole prompt normalised at once."""
+    parts = []
+    for m in r.prompt_messages():
+        content = m.get("content")
+        parts.append(f"\0 {m.get('role')} \0 {content if isinstance(content, str) else ''}")
+    return " ".join(" ".join(parts).split()).casefold()
+
+
+_TEXTS = [
+    "Hello  World",
+    " Safe ",
+    "safe",
+    "",
+    "  ",
+    "a\tb\nc",
+    "é ß ＡＢ",
+    "Σ final",
+    "\u2028x\u3000y\xa0",
+    'q"uote\\ /',
+    "ctrl\x01\x1f\x7f",
+    "x\ud800y",
+    "😀 emoji",
+    "plain ascii text, number 12.",
+]
+
+
+def _random_rows(seed: int, n: int) -> list[Row]:
+    import random
+
+    rng = random.Random(seed)
+    roles: list[Any] = ["system", "user", "assistant", "tool", "function", " User ", "", None, 3]
+    rows = []
+    for i in range(n):
+        msgs: list[dict[str, Any]] = []
+        for _ in range(rng.randint(0, 3)):
+            m: dict[str, Any] = {"role": rng.choice(roles[:5] if rng.random() < 0.8 else roles)}
+            m["content"] = rng.choice(_TEXTS) if rng.random() < 0.95 else None
+            if rng.random() < 0.1:
+                m["name"] = rng.choice(["bob", 3])
+            if rng.random() < 0.1:
+                m = {"content": m["content"], "role": m["role"]}  # other key order
+            msgs.append(m)
+        if rng.random() < 0.85:
+            msgs.append({"role": "assistant", "content": rng.choice(_TEXTS)})
+        meta = rng.choice([{}, {}, {"id": i, "f": 1e16, "s": "x\ud800"}, {"tools": []}])
+        rows.append(Row(msgs, meta, i + 1, "in.jsonl"))
+    return rows
+
+
+@pytest.mark.parametrize("mode", ["classify", "screen"])
+@pytest.mark.parametrize(
+    "normaliser",
+    [
+        LabelNormaliser(),
+        LabelNormaliser(strip=False),
+        LabelNormaliser(lower=True, mapping={"s": ""}),
+    ],
+)
+def test_sample_and_key_is_the_long_way(mode: str, normaliser: LabelNormaliser) -> None:
+    """convert's one-pass path gives the bytes of dumps(row_to_sample(...)) and prompt_key,
+    or raises what row_to_sample raises."""
+    from ftevals.converters.samples import prompt_key, row_to_sample, sample_and_key, sample_json
+    from ftevals.jsonl import dumps, encode_line
+
+    checked = 0
+    for r in _random_rows(7, 3000):
+        try:
+            expected = encode_line(dumps(row_to_sample(r, mode, normaliser)))
+        except InputError as exc:
+            with pytest.raises(InputError, match=re.escape(str(exc))):
+                sample_and_key(r, mode, normaliser)
+            continue
+        sample = row_to_sample(r, mode, normaliser)
+        label = str(sample["ideal" if mode == "classify" else "completion"])
+        assert sample_json(r, mode, normaliser) == (expected, label)
+        assert sample_and_key(r, mode, normaliser) == (expected, label, prompt_key(r))
+        checked += 1
+    assert checked > 500
+
+
+def test_prompt_key_is_the_whole_prompt_normalised() -> None:
+    from ftevals.converters.samples import prompt_key
+
+    for r in _random_rows(3, 3000):
+        assert prompt_key(r) == _reference_prompt_key(r), r.messages
+
+
+def test_fold_text_is_split_join_casefold() -> None:
+    import itertools
+
+    from ftevals.converters.rows import fold_text
+
+    alphabet = [" ", "\t", "\n", "\x0b", "\x1c", "\x85", "\xa0", "\u3000", "a", "B", "ß", "İ", "Σ"]
+    alphabet += ["\x00", "\x7f", "ﬁ"]
+    for chars in itertools.product(alphabet, repeat=3):
+        text = "".join(chars)
+        assert fold_text(text) == " ".join(text.split()).casefold(), repr(text)
+
+
+def test_lone_surrogate_is_written_as_its_escape(tmp_path: Path) -> None:
+    """json reads "\\ud800" into a string UTF-8 cannot hold: written back as the escape."""
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        '{"messages": [{"role": "user", "content": "a\\ud800b"}, '
+        '{"role": "assistant", "content": "safe"}], "id": "\\udfff"}\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.jsonl"
+    assert convert_file(src, to="samples", out=out).rows_read == 1
+    assert out.read_bytes() == (
+        b'{"input": [{"role": "user", "content": "a\\ud800b"}], "ideal": "safe", '
+        b'"metadata": {"id": "\\udfff"}}\n'
+    )
+    [sample] = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert sample["input"][0]["content"] == "a\ud800b"
+
+
+def test_convert_output_is_dumps_of_each_sample(tmp_path: Path) -> None:
+    """Many rows (more than one write chunk), plain and not: every line is json.dumps of the
+    sample, in input order."""
+    rows = []
+    for i in range(2500):
+        msgs: list[dict[str, Any]] = [{"role": "user", "content": f"Prompt {i} {_TEXTS[i % 11]}"}]
+        if i % 3 == 0:
+            msgs.insert(0, {"role": "system", "content": "Rules."})
+        if i % 7 == 0:
+            msgs[-1]["name"] = "example_user"
+        msgs.append({"role": "assistant", "content": "Safe " if i % 2 else "unsafe"})
+        rows.append({"messages": msgs, **({"id": i} if i % 5 == 0 else {})})
+    src = jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    report = convert_file(src, to="samples", out=out, lower=True)
+    expected = [
+        json.dumps(s, ensure_ascii=False)
+        for s in rows_to_samples(read_rows(src), "classify", LabelNormaliser(lower=True))
+    ]
+    assert out.read_text(encoding="utf-8").split("\n") == [*expected, ""]
+    assert report.label_counts[str(out)] == {"safe": 1250, "unsafe": 1250}
+
+
+def test_known_roles_are_their_own_fold() -> None:
+    """sample_and_key and prompt_key write a known role as it is."""
+    from ftevals.converters.formats import ROLES
+    from ftevals.converters.rows import fold_text
+
+    assert all(fold_text(role) == role for role in ROLES)
+
+
+def test_chat_records_straight_to_samples_is_the_long_way() -> None:
+    """convert's path from a raw chat record gives what parse_record + sample_and_key give, or
+    None (the record then goes the long way, which raises for bad records)."""
+    import random
+
+    from ftevals.converters.formats import parse_record
+    from ftevals.converters.samples import chat_sample_and_key, sample_and_key
+
+    rng = random.Random(11)
+    odd: list[Any] = [5, "x", [1], None, {"role": "user"}, {"role": ["user"], "content": "a"}]
+    odd += [{"role": "assistant", "content": "b", "weight": 2}, {"role": "bot", "content": "a"}]
+    normaliser = LabelNormaliser(lower=True)
+    taken = 0
+    for r in _random_rows(5, 3000):
+        obj: dict[str, Any] = {"messages": list(r.messages), **r.metadata}
+        if obj["messages"] and rng.random() < 0.1:
+            obj["messages"][rng.randrange(len(obj["messages"]))] = rng.choice(odd)
+        for mode in ("classify", "screen"):
+            got = chat_sample_and_key(obj, r.line, mode, normaliser)
+            if got is None:
+                continue
+            taken += 1
+            row = parse_record("in.jsonl", r.line, obj, "chat", "text", None)
+            assert got == sample_and_key(row, mode, normaliser)
+    assert taken > 300
+
+
+def test_convert_errors_and_counts_with_plain_rows(tmp_path: Path) -> None:
+    """Plain rows around bad ones: the error names the bad row's line and field."""
+    good = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    bad = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "weight": 1}]}
+    src = jsonl(tmp_path / "in.jsonl", [good, good, bad, good])
+    with pytest.raises(InputError, match=re.escape(f"{src}:3: field 'messages[1].content'")):
+        convert_file(src, to="samples", out=tmp_path / "out.jsonl")
+    assert not (tmp_path / "out.jsonl").exists()
+    src.write_text("\n" + json.dumps(good) + "\n\n" + json.dumps(good) + "\n", encoding="utf-8")
+    report = convert_file(src, to="samples", out=tmp_path / "out.jsonl", dedupe=True)
+    assert (report.rows_read, report.blank_lines, report.duplicates_dropped) == (2, 2, 1)

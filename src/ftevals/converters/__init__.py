@@ -12,7 +12,6 @@ import hashlib
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -22,6 +21,7 @@ from ftevals.converters.formats import (
     Row,
     detect_format,
     iter_rows,
+    open_records,
     read_rows,
     resolve_format,
     row_to_record,
@@ -31,13 +31,16 @@ from ftevals.converters.samples import (
     MODES,
     ConflictCounter,
     LabelNormaliser,
+    chat_sample_and_key,
     dedupe,
+    prompt_key,
     row_to_sample,
     rows_to_samples,
+    sample_and_key,
 )
 from ftevals.converters.split import assign_split, leakage, split_key, split_rows
 from ftevals.errors import FtevalsError, InputError
-from ftevals.jsonl import AtomicJsonlWriter, JsonlIssue
+from ftevals.jsonl import AtomicJsonlWriter, JsonlIssue, dumps_bytes
 
 __all__ = [
     "ConvertReport",
@@ -50,6 +53,7 @@ __all__ = [
     "iter_rows",
     "leakage",
     "read_rows",
+    "row_to_sample",
     "rows_to_samples",
     "split_rows",
     "write_rows",
@@ -129,15 +133,17 @@ def _relabel(row: Row, normalise: LabelNormaliser) -> Row:
     return replace(row, messages=messages)
 
 
-def _record(row: Row, to: str, mode: str, normalise: LabelNormaliser) -> tuple[Any, str | None]:
-    """One output record and its label/answer (None for text output)."""
+def _record(
+    row: Row, to: str, mode: str, normalise: LabelNormaliser
+) -> tuple[bytes, str | None, str]:
+    """One output line (JSON in UTF-8), its label/answer (None for text output) and its
+    :func:`~ftevals.converters.samples.prompt_key`."""
     if to == "samples":
-        sample = row_to_sample(row, mode, normalise)
-        return sample, str(sample["ideal" if mode == "classify" else "completion"])
+        return sample_and_key(row, mode, normalise)
     if to == "text":
-        return row_to_record(row, to), None
+        return dumps_bytes(row_to_record(row, to)), None, prompt_key(row)
     row = _relabel(row, normalise)
-    return row_to_record(row, to), row.answer()
+    return dumps_bytes(row_to_record(row, to)), row.answer(), prompt_key(row)
 
 
 class _Answers:
@@ -250,25 +256,40 @@ def convert_file(
     seen = _samples.DedupeFilter() if dedupe else None
     leaks = _Leakage() if split is not None else None
     answers = {side: _Answers() for side in paths}
-    rows = iter_rows(src, fmt, text_field, label_field, system, header=header, on_issue=on_issue)
+    records = open_records(
+        src, fmt, text_field, label_field, system, header=header, on_issue=on_issue
+    )
+    # chat records of plain messages become samples without a Row in between (the same lines)
+    plain_chat = to == "samples" and records.fmt == "chat" and system is None and split is None
+    rows_read = 0
+    answer: str | None
     with contextlib.ExitStack() as stack:
         writers = {s: stack.enter_context(AtomicJsonlWriter(p)) for s, p in paths.items()}
-        for row in rows:
-            report.rows_read += 1
-            record, answer = _record(row, to, mode, normalise)  # every row is checked
-            conflicts.add(row, answer if to == "samples" else None)
-            if seen is not None and not seen.keep(row):
+        for line_no, obj in records.records:
+            rows_read += 1
+            plain = chat_sample_and_key(obj, line_no, mode, normalise) if plain_chat else None
+            if plain is not None:
+                row = None
+                line, answer, key = plain
+                conflicts.add_key(key, answer)
+            else:
+                row = records.row(line_no, obj)  # every row is checked
+                line, answer, key = _record(row, to, mode, normalise)
+                conflicts.add(row, answer if to == "samples" else None, key)
+            if seen is not None and not seen.keep_key(key):
                 continue
             side = "all"
-            if split is not None and leaks is not None:
-                key = split_key(row)
-                side = assign_split(key, split, seed)
-                leaks.add(key, side)
-            writers[side].write(record)
+            if split is not None:
+                assert row is not None and leaks is not None  # no plain_chat with a split
+                skey = split_key(row)
+                side = assign_split(skey, split, seed)
+                leaks.add(skey, side)
+            writers[side].write_bytes(line)
             if answer is not None:
                 answers[side].add(answer)
-        if not report.rows_read:
+        if not rows_read:
             raise InputError(src, "no rows")
+    report.rows_read = rows_read
     for side, path in paths.items():
         report.written[str(path)] = writers[side].count
         answers[side].report(str(path), report)

@@ -20,6 +20,7 @@ that does not already start with one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,7 @@ def parse_record(
             ):
                 messages = [_check_message(src, line, i, m) for i, m in enumerate(msgs)]
                 break
-        return Row(messages, _metadata(obj, ("messages",)), line, src)
+        return Row(messages, {} if len(obj) == 1 else _metadata(obj, ("messages",)), line, src)
     if fmt == "completion":
         prompt = _string(src, line, obj, "prompt")
         completion = _string(src, line, obj, "completion")
@@ -193,6 +194,55 @@ def _fields(
     return tf, lf
 
 
+@dataclass(frozen=True)
+class Records:
+    """A file's records, read by :func:`open_records`, and how each becomes a :class:`Row`:
+    :func:`iter_rows` in two steps, for a caller that looks at the raw record first."""
+
+    records: Iterator[tuple[int, dict[str, Any]]]
+    """``(line_number, record)``: JSON objects, or CSV/text rows as dicts."""
+    source: str
+    fmt: str
+    """How :func:`parse_record` reads the records (``lines`` are read as ``fields``)."""
+    text_field: str
+    label_field: str | None
+    system: str | None
+
+    def row(self, line: int, obj: dict[str, Any]) -> Row:
+        """The validated row of one record; a bad record raises :class:`InputError`."""
+        row = parse_record(self.source, line, obj, self.fmt, self.text_field, self.label_field)
+        if self.system is not None and row.messages[0].get("role") != "system":
+            row.messages.insert(0, {"role": "system", "content": self.system})
+        return row
+
+
+def open_records(
+    path: str | Path,
+    fmt: str | None = None,
+    text_field: str | None = None,
+    label_field: str | None = None,
+    system: str | None = None,
+    *,
+    header: bool = True,
+    labels: bool = True,
+    on_issue: Callable[[JsonlIssue], None] | None = None,
+) -> Records:
+    """The records of ``path`` (see :func:`iter_rows` for the arguments), streamed."""
+    path = Path(path)
+    fmt = resolve_format(path, fmt, text_field, label_field)
+    if not header and fmt != "csv":
+        raise FtevalsError(f"reading without a header applies to CSV files, not {fmt!r}")
+    tf, lf = _fields(fmt, text_field, label_field, header, labels)
+    if fmt == "csv":
+        source = iter_csv(path, (tf,) if lf is None else (tf, lf), header)
+    elif fmt == "lines":
+        source = iter_lines(path, _reraise(path, on_issue) if on_issue else None)
+    else:
+        source = iter_jsonl(path, _reraise(path, on_issue) if on_issue else None)
+    parse_as = "fields" if fmt == "lines" else fmt
+    return Records(source, str(path), parse_as, tf, lf, system)
+
+
 def iter_rows(
     path: str | Path,
     fmt: str | None = None,
@@ -212,23 +262,12 @@ def iter_rows(
     label column, if any, stays in the metadata. ``on_issue`` receives blank lines and a BOM
     (see :func:`ftevals.jsonl.iter_jsonl`); without it blank lines are skipped silently.
     """
-    path = Path(path)
-    fmt = resolve_format(path, fmt, text_field, label_field)
-    if not header and fmt != "csv":
-        raise FtevalsError(f"reading without a header applies to CSV files, not {fmt!r}")
-    tf, lf = _fields(fmt, text_field, label_field, header, labels)
-    if fmt == "csv":
-        source = iter_csv(path, (tf,) if lf is None else (tf, lf), header)
-    elif fmt == "lines":
-        source = iter_lines(path, _reraise(path, on_issue) if on_issue else None)
-    else:
-        source = iter_jsonl(path, _reraise(path, on_issue) if on_issue else None)
-    src, parse_as = str(path), "fields" if fmt == "lines" else fmt
-    for line, obj in source:
-        row = parse_record(src, line, obj, parse_as, tf, lf)
-        if system is not None and row.messages[0].get("role") != "system":
-            row.messages.insert(0, {"role": "system", "content": system})
-        yield row
+    records = open_records(
+        path, fmt, text_field, label_field, system, header=header, labels=labels, on_issue=on_issue
+    )
+    row = records.row
+    for line, obj in records.records:
+        yield row(line, obj)
 
 
 def _reraise(path: Path, on_issue: Callable[[JsonlIssue], None]) -> Callable[[JsonlIssue], None]:
@@ -261,11 +300,13 @@ __all__ = [
     "READ_FORMATS",
     "ROLES",
     "WRITE_FORMATS",
+    "Records",
     "Row",
     "detect_format",
     "flatten",
     "iter_rows",
     "normalise_text",
+    "open_records",
     "parse_record",
     "prompt_and_answer",
     "read_rows",

@@ -1,8 +1,9 @@
 """Streaming readers of the non-JSONL inputs: CSV files and plain text files of prompts.
 
 Both yield ``(line_number, record)`` like :func:`ftevals.jsonl.iter_jsonl`, so
-:func:`~ftevals.converters.formats.iter_rows` treats every source alike. JSONL itself is read
-by :mod:`ftevals.jsonl`, the one JSONL reader.
+:func:`~ftevals.converters.formats.iter_rows` treats every source alike. JSONL and text lines
+are read by :func:`ftevals.jsonl.iter_records`, the one line reader; CSV keeps its blank lines
+(a quoted field may span them), so it reads physical lines itself.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ftevals.errors import InputError
-from ftevals.jsonl import MAX_LINE_BYTES, JsonlIssue, raw_lines
+from ftevals.jsonl import MAX_LINE_BYTES, JsonlIssue, iter_records, raw_lines
 
 LINES_FIELD = "text"
 """The field name a line of a ``lines`` file gets (it becomes the user message)."""
@@ -85,30 +86,21 @@ def _check_fields(path: Path, names: list[str], fields: tuple[str, ...], header:
 def iter_lines(
     path: Path, on_issue: Callable[[JsonlIssue], None] | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``{"text": line}`` for each non-blank line of a UTF-8 text file (a BOM is ignored).
+    """``{"text": line}`` for each non-blank line of a UTF-8 text file (a BOM is ignored), read
+    by the one line reader :func:`ftevals.jsonl.iter_records`.
 
     Blank lines are skipped and reported to ``on_issue`` (as ``blank``); a line that is not
     UTF-8 or longer than MAX_LINE_BYTES raises, or is reported when ``on_issue`` is given."""
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    with path.open("rb") as fh:
-        for lineno, raw in raw_lines(fh):
-            kind = message = ""
-            if raw is None:
-                kind, message = "too_long", f"line longer than {MAX_LINE_BYTES} bytes"
-            else:
-                if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
-                    raw = raw[len(codecs.BOM_UTF8) :]
-                try:
-                    text = raw.decode("utf-8").rstrip("\r\n")
-                except UnicodeDecodeError as exc:
-                    kind, message = "encoding", f"not valid UTF-8 ({exc.reason})"
-                else:
-                    if not text.strip():
-                        kind, message = "blank", "blank line"
-            if not kind:
-                yield lineno, {LINES_FIELD: text}
-            elif on_issue is not None:
-                on_issue(JsonlIssue(lineno, kind, message))
-            elif kind != "blank":
-                raise InputError(path, message, lineno)
+    return iter_records(path, on_issue, loads=_text_record, parse=_text_object)
+
+
+def _text_record(raw: bytes) -> dict[str, Any]:
+    """A line as a record; ``ValueError`` (also for a blank line) sends it to the slow path."""
+    text = raw.decode("utf-8").rstrip("\r\n")
+    if not text.strip():
+        raise ValueError("blank line")
+    return {LINES_FIELD: text}
+
+
+def _text_object(text: str) -> dict[str, Any]:
+    return {LINES_FIELD: text}

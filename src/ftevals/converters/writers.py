@@ -39,19 +39,20 @@ def prompt_and_answer(row: Row) -> tuple[list[dict[str, Any]], str | None]:
     The assistant turn must be the final message and hold text, and every prompt message must
     hold text (tool-call turns cannot be flattened); otherwise :class:`InputError`.
     """
-    idx = row.assistant_index()
+    messages = row.messages
+    last = len(messages) - 1
+    idx = last if messages and messages[-1].get("role") == "assistant" else row.assistant_index()
     answer: str | None = None
-    prompt = row.messages
+    prompt = messages
     if idx is not None:
-        if idx != len(row.messages) - 1:
-            extra = len(row.messages) - 1 - idx
-            why = f"{extra} message(s) after the last assistant turn"
+        if idx != last:
+            why = f"{last - idx} message(s) after the last assistant turn"
             raise InputError(row.source, why, row.line, f"messages[{idx + 1}]")
-        content = row.messages[idx].get("content")
+        content = messages[idx].get("content")
         if not isinstance(content, str):
             why = "the last assistant turn has no text content"
             raise InputError(row.source, why, row.line, f"messages[{idx}].content")
-        prompt, answer = row.messages[:idx], content
+        prompt, answer = messages[:idx], content
     if not prompt:
         raise InputError(row.source, "no message before the assistant turn", row.line, "messages")
     for i, message in enumerate(prompt):
