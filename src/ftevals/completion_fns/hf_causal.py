@@ -3,6 +3,10 @@
 Chat prompts go through the tokenizer's chat template; generation is greedy unless a
 temperature > 0 is asked for. Concurrent calls from evals' worker threads are batched
 (left padding) by a :class:`DynamicBatcher`.
+
+With ``choices``, the answer is read from the choices' first-token logits; an adapter trained
+by ``ftevals train --kind causal`` on those labels carries a calibration (temperature and
+threshold, fitted on its validation split), which is applied unless ``calibrated=false``.
 """
 
 from __future__ import annotations
@@ -11,11 +15,16 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ftevals.completion_fns._batching import DynamicBatcher
 from ftevals.completion_fns.base import Prompt, TextCompletionResult, record_call, to_messages
+from ftevals.completion_fns.openai_chat import as_bool
 from ftevals.models import resolve_adapter, resolve_model
+from ftevals.training.batching import accepts_logits_to_keep
+from ftevals.training.calibrate import Calibration, decide
+from ftevals.training.common import META_FILE, read_meta
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,25 @@ def _as_list(value: str | Sequence[str] | None) -> list[str]:
     return list(value)
 
 
+def first_token_ids(tokenizer: Any, choices: Sequence[str]) -> list[int]:
+    """The first token of each choice (ValueError when two choices share it)."""
+    ids = [int(tokenizer.encode(c, add_special_tokens=False)[0]) for c in choices]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"choices {list(choices)} do not start with distinct tokens")
+    return ids
+
+
+def stored_calibration(adapter_dirs: Sequence[Path], choices: Sequence[str]) -> Calibration | None:
+    """The calibration of the one adapter, when it was fitted on exactly these choices."""
+    if len(adapter_dirs) != 1 or not choices or not (adapter_dirs[0] / META_FILE).is_file():
+        return None
+    meta = read_meta(adapter_dirs[0])
+    stored, labels = meta.get("calibration"), meta.get("labels")
+    if not stored or not labels or sorted(labels) != sorted(choices):
+        return None
+    return Calibration.model_validate(stored)
+
+
 class HFCausalCompletionFn:
     """Generate with a local causal LM.
 
@@ -55,6 +83,10 @@ class HFCausalCompletionFn:
         choices: answer only with one of these (``|``-separated or a list): the choice
             whose first token is most likely right after the prompt; the probabilities
             (softmax over the choices' first-token logits) are recorded.
+        calibrated: with ``choices`` and one adapter whose stored calibration was fitted on
+            these labels, divide the logits by its temperature and answer the positive label
+            at or above its threshold (the recorded probabilities are the calibrated ones);
+            ``false`` answers with the raw argmax.
         batch_size: largest batch of concurrent calls run together.
     """
 
@@ -65,6 +97,7 @@ class HFCausalCompletionFn:
         max_tokens: int | str = 256,
         system: str | None = None,
         choices: str | list[str] | None = None,
+        calibrated: bool | str = True,
         batch_size: int | str = 16,
         max_wait_ms: float | str = 10.0,
         registry: Any = None,
@@ -99,8 +132,16 @@ class HFCausalCompletionFn:
             self.adapter_names = [d.name for d in adapter_dirs]
         self.adapter_dirs = adapter_dirs
         self.model.eval()
+        # With choices only the last position's logits are read: skip the rest of the
+        # vocabulary projection (a large share of a small LM's cost).
+        self.last_only = {"logits_to_keep": 1} if accepts_logits_to_keep(self.model) else {}
         self.choices = _as_list(choices)
-        self.choice_ids = self._first_token_ids(self.choices)
+        self.choice_ids = first_token_ids(self.tokenizer, self.choices)
+        self.calibration = (
+            stored_calibration(adapter_dirs, self.choices)
+            if as_bool(calibrated, "calibrated")
+            else None
+        )
         self.default_max_tokens = int(max_tokens)
         self.system = system
         self.name = model + "".join(f"+{a}" for a in self.adapter_names)
@@ -108,12 +149,6 @@ class HFCausalCompletionFn:
         self.batcher: DynamicBatcher[GenRequest, GenResult] = DynamicBatcher(
             self.generate_batch, max_batch=int(batch_size), max_wait_s=float(max_wait_ms) / 1000
         )
-
-    def _first_token_ids(self, choices: list[str]) -> list[int]:
-        ids = [self.tokenizer.encode(c, add_special_tokens=False)[0] for c in choices]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"choices {choices} do not start with distinct tokens")
-        return [int(i) for i in ids]
 
     def _render(self, messages: tuple[tuple[str, str], ...]) -> str:
         chat = [{"role": role, "content": content} for role, content in messages]
@@ -146,13 +181,14 @@ class HFCausalCompletionFn:
         prompt_lengths = enc["attention_mask"].sum(dim=1).tolist()
         if self.choices:
             with self._lock, torch.inference_mode():
-                logits = self.model(**enc).logits[:, -1, :].float()
-            probs = torch.softmax(logits[:, self.choice_ids], dim=-1).tolist()
+                logits = self.model(**enc, **self.last_only).logits[:, -1, :].float()
             results = []
-            for row, n_prompt in zip(probs, prompt_lengths, strict=True):
-                best = max(range(len(row)), key=row.__getitem__)
-                by_choice = {c: round(p, 6) for c, p in zip(self.choices, row, strict=True)}
-                results.append(GenResult(self.choices[best], int(n_prompt), 1, by_choice))
+            for row, n_prompt in zip(
+                logits[:, self.choice_ids].tolist(), prompt_lengths, strict=True
+            ):
+                answer, probs = decide(row, self.choices, self.calibration)
+                by_choice = {c: round(p, 6) for c, p in zip(self.choices, probs, strict=True)}
+                results.append(GenResult(answer, int(n_prompt), 1, by_choice))
             return results
         budget = max(r.max_new_tokens for r in batch)
         sampling: dict[str, Any] = {"do_sample": False}

@@ -49,6 +49,15 @@ class Calibration(BaseModel):
     )
 
 
+def describe(calibration: Calibration) -> str:
+    """One log line: what was fitted, on how many examples, and the calibration error."""
+    return (
+        f"calibration on {calibration.examples} validation examples: "
+        f"T={calibration.temperature:.3f}, threshold={calibration.threshold}, "
+        f"ECE {calibration.ece_before:.3f} -> {calibration.ece_after:.3f}"
+    )
+
+
 def decide(
     logits: Sequence[float], labels: Sequence[str], calibration: Calibration | None
 ) -> tuple[str, list[float]]:

@@ -8,7 +8,10 @@ format (no assistant turn) are plain language modelling on the whole text.
 
 A "label classifier" is the same thing with one-word answers: train on ``safe``/``unsafe``
 replies and evaluate with ``hf-causal`` and ``choices=safe|unsafe``, which reads the class
-probability from the first-token logits.
+probability from the first-token logits. When every answer is one of a few labels whose first
+tokens differ, those first-token logits on the validation split are calibrated after training
+(temperature and, for two labels, a threshold; see :mod:`ftevals.training.calibrate`) and the
+calibration is stored with the adapter for ``hf-causal`` to apply.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from ftevals.converters.formats import Row, read_rows, resolve_format
 from ftevals.converters.split import split_key
 from ftevals.errors import FtevalsError, InputError
 from ftevals.models import resolve_model
-from ftevals.training.batching import IGNORE_INDEX, Encoded
+from ftevals.training.batching import IGNORE_INDEX, Encoded, accepts_logits_to_keep
+from ftevals.training.calibrate import Calibration, calibrate, describe
 from ftevals.training.common import (
     file_sha256,
     load_tokenizer,
@@ -100,8 +104,9 @@ def encode_row(tokenizer: Any, row: Row, max_length: int, plain_text: bool) -> E
 
 def encode_dataset(
     config: TrainConfig, tokenizer: Any
-) -> tuple[list[Encoded], list[Encoded], dict[str, Any]]:
-    """(train, validation, report): every row encoded; rows left without loss are counted."""
+) -> tuple[list[Encoded], list[Encoded], list[Row], dict[str, Any]]:
+    """(train, validation, validation rows, report): every row encoded; rows left without
+    loss are counted. The validation rows are the rows behind ``validation``, in order."""
     path = Path(config.data)
     fmt = resolve_format(path, config.format, config.text_field, config.label_field)
     rows = read_rows(path, fmt, config.text_field, config.label_field, system=config.system)
@@ -109,6 +114,7 @@ def encode_dataset(
         raise FtevalsError(f"{config.base}: causal training needs a fast tokenizer (offsets)")
     train: list[Encoded] = []
     val: list[Encoded] = []
+    val_rows: list[Row] = []
     truncated_away = no_loss = 0
     answers: set[str] = set()
     for row in rows:
@@ -128,7 +134,11 @@ def encode_dataset(
         answer = row.answer()
         if answer is not None:
             answers.add(answer.strip())
-        (val if validation_side(split_key(row), config) else train).append(encoded)
+        if validation_side(split_key(row), config):
+            val.append(encoded)
+            val_rows.append(row)
+        else:
+            train.append(encoded)
     report: dict[str, Any] = {
         "rows": len(rows),
         "skipped_truncated": truncated_away,
@@ -153,7 +163,65 @@ def encode_dataset(
         raise FtevalsError(f"{path}: no row went to validation; raise val_fraction")
     if 1 < len(answers) <= MAX_LABELS and len(answers) * 4 <= len(rows):
         report["labels"] = sorted(answers)
-    return train, val, report
+    return train, val, val_rows, report
+
+
+def choice_logits(
+    model: Any, tokenizer: Any, prompts: list[str], token_ids: list[int], batch_size: int = 16
+) -> list[list[float]]:
+    """Next-token logits of ``token_ids`` after each prompt, in order.
+
+    Prompts are tokenized and left-padded as ``HFCausalCompletionFn`` does with ``choices``,
+    in length-sorted batches (eval mode, no gradients).
+    """
+    import torch
+
+    encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    pad = int(tokenizer.pad_token_id)
+    keep = {"logits_to_keep": 1} if accepts_logits_to_keep(model) else {}
+    out: list[list[float]] = [[] for _ in prompts]
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            part = order[start : start + batch_size]
+            width = max(len(encoded[i]) for i in part)
+            ids = torch.full((len(part), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(part), width), dtype=torch.long)
+            for row, i in enumerate(part):
+                n = len(encoded[i])
+                ids[row, width - n :] = torch.tensor(encoded[i], dtype=torch.long)
+                mask[row, width - n :] = 1
+            logits = model(input_ids=ids, attention_mask=mask, **keep).logits[:, -1, :]
+            for i, values in zip(part, logits[:, token_ids].float().tolist(), strict=True):
+                out[i] = values
+    model.train(was_training)
+    return out
+
+
+def fit_label_calibration(
+    model: Any, tokenizer: Any, rows: list[Row], labels: list[str], config: TrainConfig
+) -> Calibration | None:
+    """Calibration of the labels' first-token logits on the validation rows (None, with a
+    warning, when two labels start with the same token or the rows cannot support one)."""
+    from ftevals.completion_fns.hf_causal import first_token_ids
+
+    try:
+        token_ids = first_token_ids(tokenizer, labels)
+    except ValueError as exc:
+        logger.warning("no calibration: %s", exc)
+        return None
+    prompts = [render_chat(tokenizer, row.prompt_messages(), True) for row in rows]
+    targets = [labels.index((row.answer() or "").strip()) for row in rows]
+    logits = choice_logits(model, tokenizer, prompts, token_ids)
+    try:
+        calibration = calibrate(logits, targets, labels, config.positive_label, config.max_fpr)
+    except FtevalsError as exc:  # e.g. no positive example in a small validation split
+        logger.warning("no calibration: %s", exc)
+        return None
+    logger.info(describe(calibration))
+    return calibration
 
 
 def train_causal(
@@ -173,7 +241,11 @@ def train_causal(
     hf_logging.set_verbosity_error()
     base_path = resolve_model(config.base)
     tokenizer = load_tokenizer(base_path)
-    train, val, report = encode_dataset(config, tokenizer)
+    train, val, val_rows, report = encode_dataset(config, tokenizer)
+    labels: list[str] = report.get("labels", [])
+    calibrating = bool(config.calibrate and val and labels)
+    if calibrating and config.positive_label not in (None, *labels):
+        raise FtevalsError(f"positive_label {config.positive_label!r} is not one of {labels}")
     torch.manual_seed(config.seed)
     model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
     model = get_peft_model(model, lora_config(model, config, "CAUSAL_LM"))
@@ -191,6 +263,11 @@ def train_causal(
     )
     out = Path(config.out)
     if is_main:
+        calibration = (
+            fit_label_calibration(model, tokenizer, val_rows, labels, config)
+            if calibrating
+            else None
+        )
         tokenizer.save_pretrained(str(out))
         figures = result.to_dict()
         figures.pop("losses")
@@ -207,7 +284,9 @@ def train_causal(
                 "examples_seen": result.examples,
             },
         }
-        if "labels" in report:
-            meta["labels"] = report["labels"]
+        if labels:
+            meta["labels"] = labels
+        if calibration is not None:
+            meta["calibration"] = calibration.model_dump()
         write_meta(out, meta)
     return out

@@ -20,7 +20,7 @@ from ftevals.converters.formats import normalise_text
 from ftevals.errors import FtevalsError, InputError
 from ftevals.models import resolve_model
 from ftevals.training.batching import Encoded
-from ftevals.training.calibrate import Calibration, calibrate
+from ftevals.training.calibrate import Calibration, calibrate, describe
 from ftevals.training.common import (
     DEFAULT_MODULES_TO_SAVE,
     DEFAULT_TARGETS,
@@ -216,14 +216,7 @@ def fit_calibration(
     logits = predict_logits(model, val, pad_id)
     targets = [int(e.target or 0) for e in val]
     calibration = calibrate(logits, targets, labels, config.positive_label, config.max_fpr)
-    logger.info(
-        "calibration on %d validation examples: T=%.3f, threshold=%s, ECE %.3f -> %.3f",
-        calibration.examples,
-        calibration.temperature,
-        calibration.threshold,
-        calibration.ece_before,
-        calibration.ece_after,
-    )
+    logger.info(describe(calibration))
     return calibration
 
 
