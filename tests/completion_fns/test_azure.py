@@ -154,7 +154,7 @@ def test_wrong_key_fails_without_leaking_it(
 
 SUFFIX = "c0ffee-9f3a71d2"  # every token the script prints ends with it
 TOKEN_SCRIPT = """\
-import pathlib, sys, time
+import pathlib, sys, threading
 counter = pathlib.Path(sys.argv[1])
 mode = sys.argv[2]
 fail_from = int(sys.argv[3])
@@ -162,7 +162,7 @@ n = (int(counter.read_text()) if counter.exists() else 0) + 1
 counter.write_text(str(n))
 token = f"entra-tok-{n}-SUFFIX"
 if mode == "hang":
-    time.sleep(30)
+    threading.Event().wait()  # never set: hangs until the token command's timeout kills it
 if fail_from and n >= fail_from:
     print(token)
     print(f"ERROR: could not refresh {token}", file=sys.stderr)
