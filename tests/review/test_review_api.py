@@ -82,7 +82,9 @@ def test_cli_serves_until_stopped(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
-    assert proc.returncode == 130
+    # Ctrl-C stops it cleanly: 130 when the interrupt reaches the CLI, 0 when uvicorn's own
+    # shutdown handler takes it first (which one wins depends on timing under load)
+    assert proc.returncode in (0, 130), proc.stderr.read() if proc.stderr else ""
 
 
 def test_cli_bad_file_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
