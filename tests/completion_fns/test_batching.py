@@ -229,3 +229,20 @@ def test_max_wait_bounds_the_whole_batch_not_each_straggler(
     assert [f.result(timeout=0) for f in futures[:3]] == [0, 3, 6]
     assert not any(f.done() for f in futures[3:])
     assert fake.timeouts == pytest.approx([1.0, 0.6, 0.2])
+
+
+def test_two_workers_run_two_batches_at_the_same_time() -> None:
+    # each batch waits inside the model for the other one: only parallel workers get past it
+    both_running = threading.Barrier(2, timeout=PATIENT)
+
+    def model(items: Sequence[int]) -> list[int]:
+        both_running.wait()
+        return [x * 10 for x in items]
+
+    batcher = DynamicBatcher(model, max_batch=2, max_wait_s=PATIENT, workers=2)
+    results, errors = run_threads(4, lambda i: batcher.submit(i))
+    assert not errors
+    assert results == {i: i * 10 for i in range(4)}
+    assert sorted(batcher.batch_sizes) == [2, 2]
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        DynamicBatcher(model, workers=0)

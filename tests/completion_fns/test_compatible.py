@@ -173,3 +173,21 @@ def test_oaieval_end_to_end(server: FakeOpenAIServer, tmp_path: Path) -> None:
     assert report["usage_total_tokens"] == sum(s["usage"]["total_tokens"] for s in answered)
     assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in server.requests)
     assert len(server.requests) == 10
+
+
+def test_no_log_line_per_http_request_unless_configured(
+    server: FakeOpenAIServer, recorder: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    with caplog.at_level(logging.INFO):
+        fn = OpenAICompatibleCompletionFn(base_url=server.base_url, model="m")
+        fn("hello")
+        assert not [r for r in caplog.records if "HTTP Request" in r.getMessage()]
+        # a level the user set is theirs: it is kept
+        logging.getLogger("httpx2").setLevel(logging.INFO)
+        OpenAICompatibleCompletionFn(base_url=server.base_url, model="m")("hello")
+        assert [r for r in caplog.records if "HTTP Request" in r.getMessage()]
+    logging.getLogger("httpx2").setLevel(logging.NOTSET)

@@ -3,7 +3,8 @@
 evals calls a completion function from many worker threads at once. A local model is far
 faster on a batch than on items one by one, so each call is queued and a single worker
 thread runs whatever has arrived (up to ``max_batch``, waiting at most ``max_wait_s``
-for stragglers) as one batch.
+for stragglers) as one batch. With ``workers`` > 1, that many threads each take the next
+batch, for a backend that runs batches in parallel (ONNX Runtime, one thread per batch).
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ class DynamicBatcher(Generic[T, R]):
         fn: Callable[[Sequence[T]], Sequence[R]],
         max_batch: int = 32,
         max_wait_s: float = 0.01,
+        workers: int = 1,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
         if max_wait_s < 0:
             raise ValueError("max_wait_s must be >= 0")
         self._fn = fn
@@ -37,7 +41,9 @@ class DynamicBatcher(Generic[T, R]):
         self.max_wait_s = max_wait_s
         self._queue: queue.Queue[tuple[T, Future[R]]] = queue.Queue()
         self._lock = threading.Lock()
-        self._worker: threading.Thread | None = None
+        self._take = threading.Lock()  # one worker gathers a batch at a time
+        self.workers = workers
+        self._threads: list[threading.Thread] = []
         self.batch_sizes: list[int] = []
 
     def submit(self, item: T) -> R:
@@ -49,20 +55,24 @@ class DynamicBatcher(Generic[T, R]):
 
     def _ensure_worker(self) -> None:
         with self._lock:
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._loop, daemon=True, name="batcher")
-                self._worker.start()
+            self._threads = [t for t in self._threads if t.is_alive()]
+            while len(self._threads) < self.workers:
+                thread = threading.Thread(target=self._loop, daemon=True, name="batcher")
+                thread.start()
+                self._threads.append(thread)
 
     def _loop(self) -> None:
         while True:
-            batch = [self._queue.get()]
-            # one deadline for the whole batch: the first caller waits at most max_wait_s
-            deadline = time.monotonic() + self.max_wait_s
-            while len(batch) < self.max_batch:
-                try:
-                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-                except queue.Empty:
-                    break
+            with self._take:
+                batch = [self._queue.get()]
+                # one deadline for the whole batch: the first caller waits at most max_wait_s
+                deadline = time.monotonic() + self.max_wait_s
+                while len(batch) < self.max_batch:
+                    try:
+                        timeout = max(0.0, deadline - time.monotonic())
+                        batch.append(self._queue.get(timeout=timeout))
+                    except queue.Empty:
+                        break
             self._run(batch)
 
     def _run(self, batch: list[tuple[T, Future[R]]]) -> None:

@@ -44,6 +44,7 @@ FORWARDED = (
 REASONING_DROPS = ("temperature", "top_p", "frequency_penalty", "presence_penalty")
 _REASONING = re.compile(r"^(o\d+|gpt-5)([-.].*)?$")
 DEFAULT_TIMEOUT_S = 60.0
+HTTP_LOGGERS = ("httpx", "httpx2")
 logger = logging.getLogger(__name__)
 
 
@@ -51,6 +52,20 @@ def is_reasoning_model(model: str) -> bool:
     """o1, o3-mini, o4-mini, gpt-5... (also as ``ft:o4-mini:...``)."""
     name = model.split(":")[1] if model.startswith("ft:") else model
     return bool(_REASONING.match(name.rsplit("/", 1)[-1]))
+
+
+def quiet_http_logs() -> None:
+    """Drop the HTTP client's per-request INFO line ("HTTP Request: POST ... 200 OK").
+
+    evals logs at INFO, so a 900-sample run printed 900 such lines, and formatting and
+    writing them under the logging lock cost about a tenth of a remote run's throughput
+    (bench/remote_throughput.py). Loggers the user configured (level set) are left alone;
+    failures and retries are still logged by the retry policy.
+    """
+    for name in HTTP_LOGGERS:
+        http_logger = logging.getLogger(name)
+        if http_logger.level == logging.NOTSET:
+            http_logger.setLevel(logging.WARNING)
 
 
 def as_bool(value: bool | str | None, name: str) -> bool | None:
@@ -110,6 +125,7 @@ class ChatAPICompletionFn:
         self.price_model = price_model
         self.on_failure = check_on_failure(on_failure)
         self.retry = retry_policy or policy_from_args(max_attempts, max_total_s, base_delay)
+        quiet_http_logs()
         self.client = self.make_client()
 
     def make_client(self) -> Any:

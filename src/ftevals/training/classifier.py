@@ -256,18 +256,31 @@ def load_classifier(
 ) -> tuple[Any, Any, dict[str, Any]]:
     """(model in eval mode, tokenizer, meta) for a trained or fused classifier adapter."""
     from peft import PeftModel
-    from transformers import AutoTokenizer
 
-    meta = read_meta(adapter_dir)
-    if meta.get("kind") != "classifier":
-        raise FtevalsError(f"{adapter_dir}: adapter kind is {meta.get('kind')!r}, not classifier")
+    meta = classifier_meta(adapter_dir)
     labels: list[str] = meta["labels"]
     base_path = resolve_model(base or meta["base"])
-    tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir))
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = classifier_tokenizer(adapter_dir)
     layers = meta.get("config", {}).get("base_layers")
     model = load_base_model(base_path, labels, tokenizer.pad_token_id, layers)
     model = PeftModel.from_pretrained(model, str(adapter_dir))
     model.eval()
     return model, tokenizer, meta
+
+
+def classifier_meta(adapter_dir: str | Path) -> dict[str, Any]:
+    """``ftevals.json`` of a classifier adapter (refused for other kinds)."""
+    meta = read_meta(adapter_dir)
+    if meta.get("kind") != "classifier":
+        raise FtevalsError(f"{adapter_dir}: adapter kind is {meta.get('kind')!r}, not classifier")
+    return meta
+
+
+def classifier_tokenizer(adapter_dir: str | Path) -> Any:
+    """The tokenizer saved with a classifier adapter, with a pad token."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
