@@ -1,12 +1,17 @@
 """Samples/s of the MiniLM LoRA classifier: one call at a time vs dynamic batching.
 
-Both run in the same process on the same prompts (the prompt-safety samples):
-  baseline  sequential calls, each a batch of one (what a naive completion function does)
-  batched   32 threads calling at once, as evals' worker pool does, gathered by DynamicBatcher
-  int8      the same, with the linear layers quantized to int8 (quantize=int8)
+All run in the same process on the same prompts (the prompt-safety samples):
+  baseline      PyTorch float32, sequential calls, each a batch of one (a naive function)
+  batched       PyTorch float32, 32 threads calling at once, as evals' worker pool does,
+                gathered by DynamicBatcher
+  torch int8    the same, linear layers quantized by PyTorch (quantize=int8)
+  onnx int8     the same through ONNX Runtime (backend=onnx quantize=int8: fused layers,
+                per-channel int8, one batch per core), as ftevals/minilm-safety runs
+  onnx direct   predict_batch on the whole list (offline scoring, no callers)
+Also prints how many answers ONNX int8 changes against PyTorch float32.
 Needs the demo's adapter (`make demo`) or --adapter DIR.
 
-    .venv/bin/python bench/classifier_throughput.py [--adapter minilm-safety] [--repeat 2]
+    .venv/bin/python bench/classifier_throughput.py [--adapter minilm-safety] [--repeat 4]
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import resource
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ftevals.completion_fns.base import text_to_classify
 from ftevals.completion_fns.hf_classifier import HFClassifierCompletionFn
 from ftevals.jsonl import read_jsonl
 from ftevals.paths import project_registry
@@ -45,7 +51,7 @@ def run(fn: HFClassifierCompletionFn, prompts: list[object], threads: int) -> fl
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--adapter", default="minilm-safety")
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=4)
     parser.add_argument("--threads", type=int, default=32, help="callers, as EVALS_THREADS")
     parser.add_argument("--json", action="store_true", help="print one JSON object (run_all.py)")
     args = parser.parse_args()
@@ -56,31 +62,49 @@ def main() -> None:
     run(fn, prompts[:16], 1)  # warm-up
     baseline = run(fn, prompts, 1)
     batched = run(fn, prompts, args.threads)
-    sizes = fn.batcher.batch_sizes[-20:]
-    fast = HFClassifierCompletionFn(args.adapter, quantize="int8")
-    run(fast, prompts[:16], 1)
-    quantized = run(fast, prompts, args.threads)
+    torch_int8 = HFClassifierCompletionFn(args.adapter, quantize="int8")
+    run(torch_int8, prompts[:16], 1)
+    quantized = run(torch_int8, prompts, args.threads)
+    onnx = HFClassifierCompletionFn(args.adapter, backend="onnx", quantize="int8")
+    run(onnx, prompts[:16], 1)
+    onnx_batched = run(onnx, prompts, args.threads)
+    sizes = onnx.batcher.batch_sizes[-40:]
+    texts = [text_to_classify(p) for p in prompts]  # type: ignore[arg-type]
+    started = time.perf_counter()
+    onnx_answers = onnx.predict_batch(texts)
+    onnx_direct = len(texts) / (time.perf_counter() - started)
+    reference = fn.predict_batch(texts)
+    changed = sum(a[0] != b[0] for a, b in zip(onnx_answers, reference, strict=True))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if args.json:
-        figure = {
-            "name": f"{args.threads} threads, dynamic batching",
-            "value": batched,
-            "unit": "samples/s",
-        }
-        figure.update(baseline_name="sequential calls, batch 1", baseline=baseline)
-        int8 = {"name": "same, int8 linear layers", "value": quantized, "unit": "samples/s"}
-        int8.update(baseline_name="float32, batched", baseline=batched)
-        notes = f"{len(prompts)} prompts, mean batch {sum(sizes) / len(sizes):.1f}, peak RSS "
-        print(json.dumps({"figures": [figure, int8], "notes": f"{notes}{peak_mb:.0f} MB"}))
+        unit = "samples/s"
+        figures = [
+            {"name": f"{args.threads} threads, dynamic batching", "value": batched, "unit": unit}
+            | {"baseline_name": "sequential calls, batch 1", "baseline": baseline},
+            {"name": "same, torch int8 linear layers", "value": quantized, "unit": unit}
+            | {"baseline_name": "float32, batched", "baseline": batched},
+            {"name": "same, ONNX Runtime int8 (registry default)", "value": onnx_batched}
+            | {"unit": unit, "baseline_name": "sequential calls, batch 1", "baseline": baseline},
+        ]
+        notes = (
+            f"{len(prompts)} prompts, ONNX mean batch {sum(sizes) / len(sizes):.1f}, "
+            f"ONNX direct {onnx_direct:.0f}/s, {changed} answers differ from float32, "
+            f"peak RSS {peak_mb:.0f} MB"
+        )
+        print(json.dumps({"figures": figures, "notes": notes}))
         return
-    print(f"prompts: {len(prompts)}  threads: torch={__import__('torch').get_num_threads()}")
-    print(f"baseline (sequential, batch 1):   {baseline:8.1f} samples/s")
-    print(f"batched ({args.threads} threads, dynamic):   {batched:8.1f} samples/s")
-    print(f"batched, int8 linear layers:      {quantized:8.1f} samples/s")
-    print(f"ratio batched/baseline:           {batched / baseline:8.2f}x")
-    print(f"ratio int8/float32 (batched):     {quantized / batched:8.2f}x")
-    print(f"mean batch size (last 20):        {sum(sizes) / len(sizes):8.1f}")
-    print(f"peak RSS:                         {peak_mb:8.0f} MB")
+    torch_threads = __import__("torch").get_num_threads()
+    print(f"prompts: {len(prompts)}  torch threads: {torch_threads}  onnx workers: {onnx.workers}")
+    print(f"baseline (torch, sequential, batch 1): {baseline:8.1f} samples/s")
+    print(f"torch float32, {args.threads} threads, dynamic:   {batched:8.1f} samples/s")
+    print(f"torch int8, same:                      {quantized:8.1f} samples/s")
+    print(f"onnx int8, same (registry default):    {onnx_batched:8.1f} samples/s")
+    print(f"onnx int8, direct predict_batch:       {onnx_direct:8.1f} samples/s")
+    print(f"ratio onnx batched / baseline:         {onnx_batched / baseline:8.2f}x")
+    print(f"ratio onnx / torch int8 (batched):     {onnx_batched / quantized:8.2f}x")
+    print(f"onnx mean batch size (last 40):        {sum(sizes) / len(sizes):8.1f}")
+    print(f"answers onnx int8 changes vs float32:  {changed:5d} of {len(texts)}")
+    print(f"peak RSS:                              {peak_mb:8.0f} MB")
 
 
 if __name__ == "__main__":

@@ -174,3 +174,22 @@ def test_concurrent_calls_run_batches_in_parallel_and_match(
 def test_unknown_backend_is_refused(minilm_adapter: Path) -> None:
     with pytest.raises(FtevalsError, match="backend must be one of torch, onnx"):
         HFClassifierCompletionFn(adapter=str(minilm_adapter), backend="tensorrt")
+
+
+def test_chunks_keep_similar_lengths_together() -> None:
+    from ftevals.completion_fns.hf_classifier import chunks
+
+    lengths = [10, 50, 11, 12, 52, 9, 100, 10]
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    parts = chunks(order, lengths, size=3, slack=1.25)
+    assert sorted(i for part in parts for i in part) == list(range(len(lengths)))
+    assert all(len(part) <= 3 for part in parts)
+    for part in parts:
+        assert max(lengths[i] for i in part) <= min(lengths[i] for i in part) * 1.25 + 4
+    assert [[lengths[i] for i in part] for part in parts] == [
+        [9, 10, 10],
+        [11, 12],
+        [50, 52],
+        [100],
+    ]
+    assert len(chunks(order, lengths, size=16, slack=float("inf"))) == 1

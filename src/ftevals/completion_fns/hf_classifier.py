@@ -91,6 +91,7 @@ class HFClassifierCompletionFn:
         self.max_length = int(max_length or self.meta["config"].get("max_length", 128))
         self.name = f"hf-classifier:{self.adapter_dir.name}"
         self.chunk = 32 if backend == "onnx" else 16
+        self.slack = 1.25 if backend == "onnx" else float("inf")
         default_workers = (os.cpu_count() or 1) if backend == "onnx" else 1
         self.workers = int(workers or default_workers)
         self._pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
@@ -168,7 +169,7 @@ class HFClassifierCompletionFn:
         lengths = [len(ids) for ids in enc["input_ids"]]
         order = sorted(range(len(texts)), key=lengths.__getitem__)
         rows: list[list[float]] = [[] for _ in texts]
-        parts = [order[start : start + self.chunk] for start in range(0, len(order), self.chunk)]
+        parts = chunks(order, lengths, self.chunk, self.slack)
 
         def run(part: list[int]) -> list[list[float]]:
             return self.logits(self.pad(enc, part))
@@ -201,6 +202,20 @@ class HFClassifierCompletionFn:
             probs=probs,
         )
         return TextCompletionResult([label], {"probs": probs})
+
+
+def chunks(order: list[int], lengths: list[int], size: int, slack: float) -> list[list[int]]:
+    """Length-sorted indices cut into chunks of at most ``size`` whose longest text is at most
+    ``slack`` times (plus 4 tokens) the shortest: padding stays small even when a batch
+    mixes short and long texts, and similar lengths still run together."""
+    parts: list[list[int]] = []
+    for i in order:
+        part = parts[-1] if parts else None
+        if part and len(part) < size and lengths[i] <= lengths[part[0]] * slack + 4:
+            part.append(i)
+        else:
+            parts.append([i])
+    return parts
 
 
 def _truthy(value: bool | str) -> bool:
