@@ -15,7 +15,8 @@ rate on the 200 benign look-alikes, accuracy on prompt-safety, and samples/s as 
 measures them (first to last sample, model loading excluded).
 
     .venv/bin/python bench/safety_classifier.py [--out bench-out/safety]
-        [--variants minilm,minilm-l3] [--quantize none,int8] [--skip-train] [--json]
+        [--variants minilm,minilm-l3] [--inference torch:none,onnx:int8] [--skip-train]
+        [--json]
 """
 
 from __future__ import annotations
@@ -80,7 +81,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="bench-out/safety")
     parser.add_argument("--variants", default="minilm,minilm-l3")
-    parser.add_argument("--quantize", default="none,int8")
+    parser.add_argument(
+        "--inference",
+        default="torch:none,onnx:int8",
+        help="backend:quantize pairs to evaluate each variant with",
+    )
     parser.add_argument("--skip-train", action="store_true", help="reuse OUT/adapters/*")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args()
@@ -100,17 +105,18 @@ def main() -> None:
                 env,
             )
             print(f"trained {variant} in {time.perf_counter() - started:.0f} s", flush=True)
-        for quantize in args.quantize.split(","):
-            run = out / "runs" / f"{variant}-{quantize}"
+        for pair in args.inference.split(","):
+            backend, quantize = pair.split(":")
+            run = out / "runs" / f"{variant}-{backend}-{quantize}"
             sh(
                 [*FT, "run", "--registry", str(registry), "--models", "hf-classifier"]
-                + ["--completion-args", f"adapter={adapter},quantize={quantize}"]
+                + ["--completion-args", f"adapter={adapter},backend={backend},quantize={quantize}"]
                 + ["--evals", ",".join(EVALS), "--out", str(run), "--no-progress"],
                 env,
             )
             sh([*FT, "compare", str(run), "--json", str(run / "report.json")], env)
             report = json.loads((run / "report.json").read_text(encoding="utf-8"))
-            results.append(figures(report, f"{variant} ({quantize})"))
+            results.append(figures(report, f"{variant} ({backend}, {quantize})"))
     print()
     print(
         "| classifier | F1(unsafe) | precision | recall | AUPRC | FPR look-alikes "

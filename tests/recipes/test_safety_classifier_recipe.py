@@ -19,6 +19,8 @@ TRAIN_SOURCES = {
     "own-lookalike",
     "own-indirect-harmful",
     "own-indirect-benign",
+    "own-contrast-harmful",
+    "own-contrast-benign",
     "donotanswer-malicious_uses",
     "harmbench",
     "dolly",

