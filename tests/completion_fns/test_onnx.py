@@ -59,8 +59,34 @@ def test_the_exported_graph_has_fused_bert_layers(onnx_fp32: HFClassifierComplet
     import onnx
 
     assert onnx_fp32.onnx is not None
-    ops = {node.op_type for node in onnx.load(str(onnx_fp32.onnx.path)).graph.node}
-    assert {"Attention", "SkipLayerNormalization"} <= ops
+    ops = [node.op_type for node in onnx.load(str(onnx_fp32.onnx.path)).graph.node]
+    assert "SkipLayerNormalization" in ops
+    # MiniLM's 6 layers: 5 fused, the last one computed for [CLS] only (not fused)
+    assert ops.count("Attention") == 5
+
+
+def test_cls_only_last_layer_gives_the_full_layers_first_position(minilm_adapter: Path) -> None:
+    import torch
+
+    from ftevals.training.classifier import load_classifier
+
+    model, tokenizer, _ = load_classifier(minilm_adapter)
+    model = model.merge_and_unload()
+    model.set_attn_implementation("eager")
+    enc = tokenizer(["a short one", "a much longer prompt with padding after it"], padding=True)
+    batch = {k: torch.tensor(v) for k, v in enc.items()}
+    layers = model.bert.encoder.layer
+    last = layers[-1]
+    with torch.inference_mode():
+        full = model(**batch).logits
+        layers[-1] = _onnx.cls_only_layer(last)
+        cls_only = model(**batch).logits
+    layers[-1] = last
+    assert cls_only.shape == full.shape
+    assert torch.allclose(cls_only, full, atol=1e-5)
+    # the export swaps the layer in for tracing and puts the original back
+    _onnx.export(model, tokenizer, minilm_adapter.parent / "trace-check.onnx")
+    assert model.bert.encoder.layer[-1] is last
 
 
 def test_onnx_int8_stays_close_to_float32(

@@ -9,8 +9,11 @@ retrained adapter or an upgrade exports again and a stale file is never used. Fi
 written to a temporary directory and renamed into place: an interrupted export leaves no
 half-written model behind.
 
-On this project's 2-core CPU the fused int8 graph runs MiniLM about 1.8x faster than
-PyTorch's own dynamic int8 (``bench/classifier_throughput.py``).
+BERT's sequence classifier reads only the ``[CLS]`` position after the last layer, so that
+layer is exported for that position alone (``cls_only_layer``): the same logits (to float
+rounding), with a sixth of MiniLM's attention-output and feed-forward work left out, about
+15-20% faster here. On this project's 2-core CPU the fused int8 graph runs MiniLM about 2x
+faster than PyTorch's own dynamic int8 (``bench/classifier_throughput.py``).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 #: Architectures whose attention, GELU and layer norms ONNX Runtime's optimizer can fuse.
 FUSABLE = {"bert": "bert", "roberta": "bert", "distilbert": "bert", "xlm-roberta": "bert"}
 #: Bump when the export recipe changes, so caches made by older versions are not reused.
-RECIPE = 1
+RECIPE = 2
 QUANTIZE = ("none", "int8")
 
 
@@ -114,6 +117,10 @@ def export(model: Any, tokenizer: Any, out: Path) -> None:
     names = [name for name in INPUTS if name in enc]
     axes = {name: {0: "batch", 1: "sequence"} for name in names}
     model.eval()
+    layers = _cls_only_layers(model)
+    last = layers[-1] if layers is not None else None
+    if layers is not None:
+        layers[-1] = cls_only_layer(last)
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # tracer notices about Python-side shape checks
         try:
@@ -133,6 +140,53 @@ def export(model: Any, tokenizer: Any, out: Path) -> None:
                 f"could not export this {kind} classifier to ONNX ({type(err).__name__}: {err}); "
                 "use backend=torch"
             ) from err
+        finally:
+            if layers is not None:
+                layers[-1] = last
+
+
+def _cls_only_layers(model: Any) -> Any:
+    """The encoder's layer list when only the first position's output is used (BERT's
+    sequence classifier: pooler and head read ``[CLS]``), else None."""
+    if type(model).__name__ != "BertForSequenceClassification":
+        return None
+    return model.bert.encoder.layer
+
+
+def _cls_only_layer_class() -> Any:
+    import torch
+
+    class _ClsOnlyLayer(torch.nn.Module):
+        """A BERT layer computed for the first position only (queries from ``[CLS]``, keys and
+        values from every token): the same ``[CLS]`` output, without the other positions'
+        attention output and feed-forward work, which nothing reads after the last layer."""
+
+        def __init__(self, layer: Any) -> None:
+            super().__init__()
+            self.layer = layer
+
+        def forward(self, hidden: Any, attention_mask: Any = None, *args: Any, **kw: Any) -> Any:
+            attention = self.layer.attention
+            own = attention.self
+            batch, length, _ = hidden.shape
+            heads, size = own.num_attention_heads, own.attention_head_size
+            first = hidden[:, :1]
+            query = own.query(first).view(batch, 1, heads, size).transpose(1, 2)
+            key = own.key(hidden).view(batch, length, heads, size).transpose(1, 2)
+            value = own.value(hidden).view(batch, length, heads, size).transpose(1, 2)
+            scores = torch.matmul(query, key.transpose(-1, -2)) * own.scaling
+            if attention_mask is not None:  # additive, (batch, 1, queries, keys)
+                scores = scores + attention_mask[:, :, :1, :]
+            context = torch.matmul(scores.softmax(-1), value).transpose(1, 2)
+            context = context.reshape(batch, 1, heads * size)
+            return self.layer.feed_forward_chunk(attention.output(context, first))
+
+    return _ClsOnlyLayer
+
+
+def cls_only_layer(layer: Any) -> Any:
+    """Wrap BERT's last layer so that it computes the ``[CLS]`` position only."""
+    return _cls_only_layer_class()(layer)
 
 
 def fuse(raw: Path, config: Any, out: Path) -> Path:
