@@ -18,6 +18,7 @@ faster than PyTorch's own dynamic int8 (``bench/classifier_throughput.py``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -44,13 +45,13 @@ QUANTIZE = ("none", "int8")
 
 def cache_key(adapter_dir: Path, base_path: str, quantize: str) -> str:
     """Hash of what the exported graph depends on: adapter weights, base, options, versions."""
+    from ftevals.training.common import file_sha256
+
     digest = hashlib.sha256()
     for name in ("adapter_model.safetensors", "adapter_config.json"):
         file = adapter_dir / name
         if file.exists():
-            with file.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+            digest.update(file_sha256(file).encode())
     meta = json.loads((adapter_dir / "ftevals.json").read_text(encoding="utf-8"))
     shape = {k: meta.get(k) for k in ("base", "labels", "kind")}
     shape["base_layers"] = meta.get("config", {}).get("base_layers")
@@ -153,6 +154,7 @@ def _cls_only_layers(model: Any) -> Any:
     return model.bert.encoder.layer
 
 
+@functools.cache
 def _cls_only_layer_class() -> Any:
     import torch
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ftevals.completion_fns._batching import DynamicBatcher
 from ftevals.completion_fns._onnx import INPUTS as INPUT_NAMES
-from ftevals.completion_fns._onnx import OnnxClassifier
+from ftevals.completion_fns._onnx import QUANTIZE, OnnxClassifier
 from ftevals.completion_fns.base import (
     Prompt,
     TextCompletionResult,
@@ -71,7 +71,7 @@ class HFClassifierCompletionFn:
 
         if backend not in BACKENDS:
             raise FtevalsError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        if quantize not in ("none", "int8"):
+        if quantize not in QUANTIZE:
             raise FtevalsError(f"quantize must be none or int8, got {quantize!r}")
         self.adapter_dir = resolve_adapter(adapter, HOW_TO_MAKE)
         self.meta = classifier_meta(self.adapter_dir)
