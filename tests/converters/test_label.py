@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes.openai_server import FakeOpenAIServer
 
 from ftevals.cli import main
 from ftevals.completion_fns.base import TextCompletionResult
@@ -135,3 +137,37 @@ def test_output_cannot_be_the_input(tmp_path: Path) -> None:
     src = prompts_file(tmp_path, ["a"])
     with pytest.raises(FtevalsError, match="is the input file"):
         label_file(src, FakeTeacher(), src)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, read, closed): connections are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_teacher_names_the_connection_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, out = prompts_file(tmp_path, ["how to bake bread", "hi"]), tmp_path / "out.jsonl"
+    args = f"base_url=http://127.0.0.1:{closed_port()}/v1,model=x,max_attempts=2"
+    argv = ["label", str(src), "--teacher", "openai-compatible", "--teacher-args", args]
+    assert main([*argv, "--out", str(out), "--quiet"]) == 1
+    printed = capsys.readouterr().out
+    assert "FAILED: 2 teacher calls (every call)" in printed
+    reason = "connection error (APIConnectionError); gave up after 2 attempts"
+    assert f"line 1: {reason}" in printed and f"line 2: {reason}" in printed
+    assert "empty answer" not in printed
+    assert not out.exists() or read_jsonl(out) == []
+
+
+def test_compatible_teacher_on_a_loopback_server_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, out = prompts_file(tmp_path, ["how to bake bread", "hi"]), tmp_path / "out.jsonl"
+    with FakeOpenAIServer("safe") as server:
+        args = f"base_url={server.base_url},model=m"
+        argv = ["label", str(src), "--teacher", "openai-compatible", "--teacher-args", args]
+        assert main([*argv, "--out", str(out), "--quiet"]) == 0
+    assert "labelled 2 with openai-compatible" in capsys.readouterr().out
+    assert [r["messages"][-1]["content"] for r in read_jsonl(out)] == ["safe", "safe"]

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes.openai_server import FakeOpenAIServer
 
 from ftevals.cli import main
 from ftevals.completion_fns.base import TextCompletionResult
@@ -167,3 +169,42 @@ def test_output_never_overwrites_the_input(tmp_path: Path) -> None:
     with pytest.raises(FtevalsError, match="is the input file"):
         screen_file(src, {"a": FakeJudge()}, "child-appropriate", src.with_suffix(".csv"))
     assert src.read_bytes() == before
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, read, closed): connections are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_judge_is_failed_with_its_reason_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, out = data(tmp_path), tmp_path / "dead.csv"
+    judge_args = f"base_url=http://127.0.0.1:{closed_port()}/v1,model=x,max_attempts=2"
+    argv = ["screen", str(src), "--judge", "openai-compatible", "--judge-args", judge_args]
+    assert main([*argv, "--spec", "child-appropriate", "--out", str(out), "--quiet"]) == 1
+    printed = capsys.readouterr().out
+    reason = "connection error (APIConnectionError); gave up after 2 attempts"
+    assert "openai-compatible: __failed__=5" in printed
+    assert f"failed: line 1: {reason}" in printed
+    assert "FAILED: every call of openai-compatible failed" in printed
+    with out.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["openai-compatible:choice"] for r in rows] == [FAILED] * 5
+    assert {r["openai-compatible:error"] for r in rows} == {reason}
+    verdicts = [r["verdicts"]["openai-compatible"] for r in read_jsonl(out.with_suffix(".jsonl"))]
+    assert all(v["choice"] == FAILED and v["error"] == reason for v in verdicts)
+
+
+def test_reachable_compatible_judge_gives_verdicts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, out = data(tmp_path), tmp_path / "live.csv"
+    with FakeOpenAIServer("Looks fine.\nY") as server:
+        judge_args = f"base_url={server.base_url},model=m,max_attempts=2"
+        argv = ["screen", str(src), "--judge", "openai-compatible", "--judge-args", judge_args]
+        assert main([*argv, "--spec", "child-appropriate", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "openai-compatible: Y=5" in printed and "failed" not in printed

@@ -1,5 +1,12 @@
 """Completion functions for the data tools (teachers, judges): built through evals' registry,
 called with their recorded events captured, and run concurrently in bounded batches.
+
+A remote completion function that fails for good returns a result marked ``failed`` (an empty
+completion, see ``ftevals.completion_fns._retry``) so that evals' runs go on. The data tools
+read answers, not runs: :func:`answers_only` turns such a result into a raised
+:class:`CompletionFailed`, so an unreachable teacher or judge is reported with its reason
+(``connection error (APIConnectionError); gave up after 2 attempts``), never read as an empty
+answer or an unparseable verdict.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ftevals.completion_fns._retry import CompletionFailed, failure_of
 from ftevals.errors import FtevalsError
 
 T = TypeVar("T")
@@ -48,6 +56,37 @@ def make_fn(name: str, args: dict[str, Any] | None = None, reg: Any = None) -> A
         return reg.make_completion_fn(name, **(args or {}))
     except ValueError as exc:
         raise FtevalsError(f"completion function {name!r}: {exc}") from None
+
+
+class AnswersOnly:
+    """A completion function whose failed results (``failure_of``) raise
+    :class:`CompletionFailed` instead of returning an empty answer."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, prompt: Any, **kwargs: Any) -> Any:
+        result = self.fn(prompt, **kwargs)
+        reason = failure_of(result)
+        if reason is not None:
+            raise CompletionFailed(reason)
+        return result
+
+    def __repr__(self) -> str:
+        return f"AnswersOnly({self.fn!r})"
+
+
+def answers_only(fn: Callable[..., Any]) -> AnswersOnly:
+    """``fn``, raising on a failed call (see the module docstring)."""
+    return fn if isinstance(fn, AnswersOnly) else AnswersOnly(fn)
+
+
+def error_text(exc: BaseException) -> str:
+    """What a failed call is reported as: a failed completion's reason as it is (the words
+    ``ftevals run`` uses), any other error as ``Type: message``."""
+    if isinstance(exc, CompletionFailed):
+        return exc.reason
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass

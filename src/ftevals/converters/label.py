@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ftevals.converters._fns import Caller, bounded_map, make_fn, registry
+from ftevals.converters._fns import Caller, answers_only, bounded_map, error_text, make_fn, registry
 from ftevals.converters.formats import Row, iter_rows
 from ftevals.errors import FtevalsError, InputError
 from ftevals.jsonl import JsonlIssue, dumps, iter_jsonl
@@ -64,7 +64,10 @@ class LabelReport(BaseModel):
         if self.usage:
             lines.append("teacher usage: " + ", ".join(f"{k}={v}" for k, v in self.usage.items()))
         if self.failed:
-            lines.append(f"FAILED: {self.failed} teacher calls (not written; re-run to retry):")
+            every = " (every call)" if not self.labelled else ""
+            lines.append(
+                f"FAILED: {self.failed} teacher calls{every} (not written; re-run to retry):"
+            )
             lines.extend(f"  {failure}" for failure in self.failures)
         return "\n".join(lines)
 
@@ -137,7 +140,7 @@ def label_file(
     function object) into ``out`` (see the module docstring)."""
     src, out = Path(src), Path(out)
     name = teacher if isinstance(teacher, str) else type(teacher).__name__
-    fn = (
+    fn = answers_only(
         make_fn(teacher, teacher_args, registry(registries or []))
         if isinstance(teacher, str)
         else teacher
@@ -189,12 +192,13 @@ def label_file(
     ):
         for (row, prompt, key), answer, error in bounded_map(ask, todo(), concurrency):
             bar.update()
-            if error is None and answer is not None and not answer[0].strip():
+            if error is None and (answer is None or not answer[0].strip()):
                 error = ValueError("empty answer")
             if error is not None or answer is None:
                 report.failed += 1
                 if len(report.failures) < MAX_FAILURES_SHOWN:
-                    report.failures.append(f"line {row.line}: {type(error).__name__}: {error}")
+                    reason = error_text(error) if error else "no answer"
+                    report.failures.append(f"line {row.line}: {reason}")
                 continue
             raw, usage = answer
             for k, v in usage.items():

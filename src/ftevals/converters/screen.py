@@ -24,7 +24,14 @@ from typing import IO, Any
 
 from pydantic import BaseModel, Field
 
-from ftevals.converters._fns import Caller, bounded_map, make_fn, registry
+from ftevals.converters._fns import (
+    Caller,
+    answers_only,
+    bounded_map,
+    error_text,
+    make_fn,
+    registry,
+)
 from ftevals.converters.formats import Row, flatten, iter_rows
 from ftevals.converters.samples import sample_input
 from ftevals.errors import FtevalsError, InputError
@@ -70,6 +77,8 @@ class ScreenReport(BaseModel):
             text = ", ".join(f"{c}={n}" for c, n in counts.items())
             lines.append(f"{judge}: {text}")
             lines.extend(f"  failed: {e}" for e in self.errors.get(judge, []))
+            if self.screened and counts.get(FAILED) == self.screened:
+                lines.append(f"FAILED: every call of {judge} failed: no verdicts")
         for a in self.agreement:
             kappa = "undefined" if a.kappa is None else f"{a.kappa:.3f}"
             agree = "n/a" if a.agreement is None else f"{a.agreement:.1%}"
@@ -147,7 +156,8 @@ def screen_file(
         raise FtevalsError(
             f"spec {spec!r} has no eval_type: give one (classify, cot_classify, ...)"
         )
-    fns = judges if isinstance(judges, dict) else {j: make_fn(j, judge_args, reg) for j in judges}
+    given = judges if isinstance(judges, dict) else {j: make_fn(j, judge_args, reg) for j in judges}
+    fns = {name: answers_only(fn) for name, fn in given.items()}
     if not fns:
         raise FtevalsError("give at least one judge")
     names = list(fns)
@@ -176,8 +186,7 @@ def screen_file(
                 rationale = str(info["sampled"][0]).strip()
                 verdicts.append({"choice": choice, "rationale": rationale, "usage": captured.usage})
             except Exception as exc:  # a failed call is recorded as failed, never as a verdict
-                error = f"{type(exc).__name__}: {exc}"
-                verdicts.append({"choice": FAILED, "rationale": "", "error": error})
+                verdicts.append({"choice": FAILED, "rationale": "", "error": error_text(exc)})
         return verdicts
 
     def rows() -> Iterator[tuple[int, Row]]:
