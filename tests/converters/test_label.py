@@ -11,7 +11,7 @@ from fakes.openai_server import FakeOpenAIServer
 
 from ftevals.cli import main
 from ftevals.completion_fns.base import TextCompletionResult
-from ftevals.converters.label import label_file, prompt_hash
+from ftevals.converters.label import label_file, prompt_hash, teacher_identity
 from ftevals.jsonl import read_jsonl
 
 USAGE = {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}
@@ -63,6 +63,7 @@ def test_fake_teacher_labels_counts_failures_and_resumes(tmp_path: Path) -> None
     assert bomb["metadata"] == {
         "prompt_hash": prompt_hash(prompt),
         "teacher": "FakeTeacher",
+        "teacher_args": {},
         "raw_answer": " unsafe\n",
         "usage": USAGE,
         "source_line": 3,
@@ -171,3 +172,65 @@ def test_compatible_teacher_on_a_loopback_server_labels(
         assert main([*argv, "--out", str(out), "--quiet"]) == 0
     assert "labelled 2 with openai-compatible" in capsys.readouterr().out
     assert [r["messages"][-1]["content"] for r in read_jsonl(out)] == ["safe", "safe"]
+
+
+def test_resume_is_keyed_on_the_teacher_and_its_arguments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, out = prompts_file(tmp_path, ["how to bake bread", "hi"]), tmp_path / "out.jsonl"
+    monkeypatch.setenv("FAKE_TEACHER_KEY", "sk-secret-teacher-key-123")
+    with FakeOpenAIServer("safe", api_key="sk-secret-teacher-key-123") as server:
+
+        def label(args: str, *extra: str) -> int:
+            argv = ["label", str(src), "--teacher", "openai-compatible", "--teacher-args"]
+            argv += [f"base_url={server.base_url},api_key_env=FAKE_TEACHER_KEY,{args}"]
+            return main([*argv, "--out", str(out), "--quiet", *extra])
+
+        assert label("model=a") == 0
+        capsys.readouterr()
+        # the same teacher resumes (retry settings are not part of the key)
+        assert label("model=a,max_attempts=3") == 0
+        assert "skipped 2 prompts already labelled" in capsys.readouterr().out
+        # other arguments refuse, naming both teachers and what to do
+        assert label("model=b") == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"ftevals: error: {out}:1: labelled by openai-compatible (")
+        assert "model=a" in err and "model=b" in err and "--overwrite" in err
+        assert "--out" in err and len(err.splitlines()) == 1
+        # so does another teacher
+        argv = ["label", str(src), "--teacher", "ftevals/keyword-guard", "--out", str(out)]
+        assert main([*argv, "--quiet"]) == 2
+        assert "this run's teacher is ftevals/keyword-guard" in capsys.readouterr().err
+        assert [r["metadata"]["teacher_args"]["model"] for r in read_jsonl(out)] == ["a", "a"]
+        # --overwrite replaces the file with the new teacher's labels
+        assert label("model=b", "--overwrite") == 0
+        assert "replaced the earlier contents" in capsys.readouterr().out
+    rows = read_jsonl(out)
+    assert len(rows) == 2 and {r["metadata"]["teacher_args"]["model"] for r in rows} == {"b"}
+    assert rows[0]["metadata"]["teacher_args"] == {
+        "api_key_env": "FAKE_TEACHER_KEY",
+        "base_url": server.base_url,
+        "model": "b",
+    }
+    assert "sk-secret-teacher-key-123" not in out.read_text(encoding="utf-8")
+
+
+def test_teacher_identity_leaves_out_retry_settings_and_secrets() -> None:
+    args = {"model": "m", "max_attempts": "2", "timeout": 5, "api_key": "sk-1", "x_token": "t"}
+    assert teacher_identity("t", args) == {"teacher": "t", "teacher_args": {"model": "m"}}
+
+
+def test_rows_without_teacher_arguments_are_checked_by_name(tmp_path: Path) -> None:
+    from ftevals.errors import FtevalsError
+
+    src, out = prompts_file(tmp_path, ["a", "b"]), tmp_path / "out.jsonl"
+    old = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "x"}]}
+    out.write_text(json.dumps({**old, "metadata": {"teacher": "FakeTeacher"}}) + "\n")
+    report = label_file(src, FakeTeacher(), out, teacher_args={"fail": "no"})
+    assert (report.already_labelled, report.labelled) == (1, 1)
+    with pytest.raises(FtevalsError, match="arguments not recorded"):
+        label_file(src, FakeJudgeLike(), out)
+
+
+class FakeJudgeLike(FakeTeacher):
+    """Another teacher class: another name."""

@@ -66,6 +66,7 @@ def cmd_label(args: argparse.Namespace) -> int:
         registries=args.registry,
         concurrency=args.concurrency,
         progress=not args.quiet,
+        overwrite=args.overwrite,
     )
     print(report.summary())
     return 1 if report.failed else 0
@@ -139,7 +140,14 @@ def register(sub: Any) -> None:
     p = sub.add_parser("label", help="label raw prompts with a teacher completion function")
     p.add_argument("prompts", help="prompts: .txt (one a line), CSV, or JSONL")
     p.add_argument("--teacher", required=True, help="completion function (registry name)")
-    p.add_argument("--out", required=True, help="chat JSONL to append to (resumable)")
+    p.add_argument(
+        "--out", required=True, help="chat JSONL to append to (resumed with the same teacher)"
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out instead of resuming it (needed to change teacher or its arguments)",
+    )
     p.add_argument("--system", help="system prompt sent to the teacher and kept in the data")
     _input_options(p, label=False)
     p.add_argument("--teacher-args", help="k=v,... passed to the teacher completion function")

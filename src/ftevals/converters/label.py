@@ -4,10 +4,17 @@ Distillation, as the seeds did with GPT-4: each prompt (a text file line, a CSV 
 the prompt turns of a chat example) goes to the teacher, and its answer becomes the assistant
 turn. Calls run in a bounded thread pool; each finished row is appended to OUT and flushed at
 once, keyed by a hash of its prompt messages (system prompt included), so a re-run skips what
-is there and an interrupt loses nothing already answered. ``metadata`` keeps the teacher's name,
-raw answer, token usage and the source line; ``ftevals convert OUT --to chat`` strips it
-before an upload (the fine-tuning API refuses unknown keys). A failed call is counted and
-reported, never written: the next run retries it.
+is there and an interrupt loses nothing already answered. ``metadata`` keeps the teacher's name
+and arguments, raw answer, token usage and the source line; ``ftevals convert OUT --to chat``
+strips it before an upload (the fine-tuning API refuses unknown keys). A failed call is counted
+and reported, never written: the next run retries it.
+
+Resume is keyed on the teacher too: every row records ``teacher`` and ``teacher_args`` (the
+arguments that choose the answers; retry and timeout settings left out, and never an argument
+named like a secret), and a run whose teacher differs from a row's refuses to add to OUT
+(:class:`TeacherMismatch`) unless ``overwrite`` starts OUT afresh. Rows without ``teacher``
+(data written by hand) are not checked; rows of older runs without ``teacher_args`` are checked
+by name only.
 """
 
 from __future__ import annotations
@@ -20,12 +27,19 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ftevals.completion_fns.langchain_fn import SECRET_SUFFIXES
 from ftevals.converters._fns import Caller, answers_only, bounded_map, error_text, make_fn, registry
 from ftevals.converters.formats import Row, iter_rows
 from ftevals.errors import FtevalsError, InputError
 from ftevals.jsonl import JsonlIssue, dumps, iter_jsonl
 
 MAX_FAILURES_SHOWN = 5
+RETRY_ARGS = frozenset({"max_attempts", "max_total_s", "base_delay", "timeout", "on_failure"})
+"""Teacher arguments that change how calls are retried, not what they answer: not keyed on."""
+
+
+class TeacherMismatch(InputError):
+    """OUT holds labels of another teacher (or other teacher arguments) than this run's."""
 
 
 class LabelReport(BaseModel):
@@ -45,6 +59,8 @@ class LabelReport(BaseModel):
     blank_lines: int = 0
     repaired_partial_line: bool = False
     """OUT ended with an incomplete line (an interrupted write), which was removed."""
+    overwritten: bool = False
+    """OUT existed and was emptied first (``overwrite``)."""
     usage: dict[str, int] = Field(default_factory=dict)
     """Teacher token usage of this run, as its completion function recorded it."""
 
@@ -53,6 +69,8 @@ class LabelReport(BaseModel):
             f"read {self.prompts} prompts from {self.input}",
             f"labelled {self.labelled} with {self.teacher} into {self.out}",
         ]
+        if self.overwritten:
+            lines.append(f"replaced the earlier contents of {self.out} (--overwrite)")
         if self.already_labelled:
             lines.append(f"skipped {self.already_labelled} prompts already labelled in {self.out}")
         if self.duplicates:
@@ -107,11 +125,53 @@ def _repair_tail(out: Path) -> bool:
     return False
 
 
-def done_keys(out: Path) -> set[str]:
-    """Prompt hashes already in OUT (from ``metadata.prompt_hash``, else its messages)."""
+def teacher_identity(name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What resume is keyed on: ``{"teacher": name, "teacher_args": {...}}``, the arguments as
+    text, sorted, without :data:`RETRY_ARGS` and without any named like a secret."""
+    kept = {
+        str(k): str(v)
+        for k, v in sorted((args or {}).items())
+        if k not in RETRY_ARGS and not str(k).endswith(SECRET_SUFFIXES)
+    }
+    return {"teacher": name, "teacher_args": kept}
+
+
+def _describe(identity: dict[str, Any]) -> str:
+    args = identity.get("teacher_args")
+    if not isinstance(args, dict):
+        return f"{identity['teacher']} (arguments not recorded)"
+    shown = ",".join(f"{k}={v}" for k, v in args.items())
+    return f"{identity['teacher']} ({shown or 'no arguments'})"
+
+
+def _check_teacher(out: Path, line: int, meta: dict[str, Any], identity: dict[str, Any]) -> None:
+    name = meta.get("teacher")
+    if not isinstance(name, str):
+        return  # not written by `ftevals label`: nothing to compare
+    args = meta.get("teacher_args")
+    same = name == identity["teacher"] and (
+        not isinstance(args, dict) or args == identity["teacher_args"]
+    )
+    if not same:
+        old = {"teacher": name, "teacher_args": args}
+        raise TeacherMismatch(
+            out,
+            f"labelled by {_describe(old)}, this run's teacher is {_describe(identity)}: "
+            "resuming would mix their labels; pass --overwrite to replace the file, "
+            "or choose a new --out",
+            line,
+        )
+
+
+def done_keys(out: Path, identity: dict[str, Any] | None = None) -> set[str]:
+    """Prompt hashes already in OUT (from ``metadata.prompt_hash``, else its messages); with
+    ``identity`` (:func:`teacher_identity`), :class:`TeacherMismatch` at the first row of
+    another teacher."""
     keys: set[str] = set()
     for line, obj in iter_jsonl(out):
         meta = obj.get("metadata")
+        if identity is not None and isinstance(meta, dict):
+            _check_teacher(out, line, meta, identity)
         key = meta.get("prompt_hash") if isinstance(meta, dict) else None
         messages = obj.get("messages")
         if not isinstance(key, str):
@@ -135,11 +195,14 @@ def label_file(
     registries: list[str] | None = None,
     concurrency: int = 4,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> LabelReport:
     """Label every prompt of ``src`` with ``teacher`` (a registry name, or a completion
-    function object) into ``out`` (see the module docstring)."""
+    function object) into ``out`` (see the module docstring); ``overwrite`` empties ``out``
+    first instead of resuming."""
     src, out = Path(src), Path(out)
     name = teacher if isinstance(teacher, str) else type(teacher).__name__
+    identity = teacher_identity(name, teacher_args)
     fn = answers_only(
         make_fn(teacher, teacher_args, registry(registries or []))
         if isinstance(teacher, str)
@@ -151,9 +214,12 @@ def label_file(
     if out.resolve() == src.resolve():
         raise FtevalsError(f"{out} is the input file: choose another --out")
     existing: set[str] = set()
-    if out.exists():
+    if out.exists() and overwrite:
+        out.write_bytes(b"")
+        report.overwritten = True
+    elif out.exists():
         report.repaired_partial_line = _repair_tail(out)
-        existing = done_keys(out)
+        existing = done_keys(out, identity)
     seen: set[str] = set()
 
     def on_issue(issue: JsonlIssue) -> None:
@@ -206,7 +272,7 @@ def label_file(
             meta = {
                 **row.metadata,
                 "prompt_hash": key,
-                "teacher": name,
+                **identity,
                 "raw_answer": raw,
                 "usage": usage,
                 "source_line": row.line,
