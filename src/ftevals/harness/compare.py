@@ -208,6 +208,7 @@ def score_log(log: EvalLog) -> tuple[ModelEvalReport, list[Outcome]]:
         hint = "" if log.final_report is not None else " (interrupted run: no final report)"
         msg = f"no 'match' events and no 'metrics' events with a 'choice'{hint}: nothing to score"
         raise InputError(log.path, msg)
+    notes += figures.pop("notes", [])
     if log.final_report is None:
         notes.append("interrupted run: no final report")
     n = figures["n"]

@@ -1,5 +1,8 @@
 """Score one evals log: per-sample outcomes, then the figures of its report row.
 
+Predicted labels: see ``ftevals.harness.labels`` (our classes' recorded ``label``; for evals'
+``Match``, ``Includes`` and ``FuzzyMatch``, the label the answer names by the class's rule).
+
 Failed samples: a sample failed when its ``match``/``metrics`` event has ``failed: true``
 (with ``label: null``), or any of its ``sampling`` events has ``failed: true`` (with an
 ``error`` reason). Failed samples are counted in ``failed`` and left out of every figure: a
@@ -20,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from ftevals.errors import InputError
+from ftevals.harness import labels as answers
 from ftevals.harness import metrics
+from ftevals.harness.labels import INVALID as INVALID
 from ftevals.harness.logs import EvalLog, LogEvent
 
-INVALID = "__invalid__"
-"""Prediction of an answer that matches no label (also ModelBasedClassify's invalid choice)."""
 POSITIVE_PREFERRED = "unsafe"
 MAX_CURVE_POINTS = 101
 
@@ -92,12 +95,6 @@ def _expected(log: EvalLog, event: LogEvent) -> str:
     return value
 
 
-def _predicted(event: LogEvent, labels: set[str]) -> str:
-    """``data.label`` when recorded (ftevals' eval class), else ``data.picked``."""
-    value = event.data["label"] if "label" in event.data else event.data.get("picked")
-    return value if isinstance(value, str) and value in labels else INVALID
-
-
 def _probabilities(log: EvalLog) -> dict[str, dict[str, float]]:
     """Sample id -> ``probs`` of its last sampling event that has them."""
     found: dict[str, dict[str, float]] = {}
@@ -120,10 +117,15 @@ def classification(log: EvalLog, failed: set[str]) -> tuple[dict[str, Any], list
     matches = [(k, e) for k, e in _keyed(log.events_of("match")) if e.sample_id not in failed]
     y_true = [_expected(log, event) for _, event in matches]
     spec_labels = _spec_labels(log)
-    labels = spec_labels + sorted(set(y_true) - set(spec_labels))
+    recorded = answers.recorded_labels([event for _, event in matches])
+    labels = spec_labels + sorted((set(y_true) | recorded) - set(spec_labels))
     if INVALID in labels:
         raise InputError(log.path, f"{INVALID!r} cannot be a label")
-    y_pred = [_predicted(event, set(labels)) for _, event in matches]
+    rule, sampled = answers.class_rule(log), answers.sampled_answers(log)
+    y_pred = [
+        answers.predicted_label(event, truth, labels, rule, sampled)
+        for (_, event), truth in zip(matches, y_true, strict=True)
+    ]
     per_class, macro, weighted = metrics.precision_recall_f1(y_true, y_pred, labels)
     confusion = {label: dict.fromkeys([*labels, INVALID], 0) for label in labels}
     for true, pred in zip(y_true, y_pred, strict=True):
@@ -141,6 +143,14 @@ def classification(log: EvalLog, failed: set[str]) -> tuple[dict[str, Any], list
         "invalid": y_pred.count(INVALID),
         "confusion": confusion,
     }
+    events = [event for _, event in matches]
+    overlaps = answers.overlapping_hits(events, y_true, labels, rule, sampled)
+    if overlaps:
+        cls = answers.eval_class(log)
+        figures["notes"] = [
+            f"{overlaps} answers scored right by {cls} also name another label "
+            "(substring or prefix of one another): kept right, as evals scored them"
+        ]
     positive = positive_label(labels)
     probs = _probabilities(log)
     scored = [probs.get(event.sample_id or "", {}).get(positive or "") for _, event in matches]
