@@ -61,7 +61,11 @@ def test_hub_ids_are_returned_unchanged(
     ref: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HF_HUB_OFFLINE")  # online, the hub decides
     assert resolve_model(ref) == ref
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # offline, only cached ids resolve
+    with pytest.raises(FtevalsError, match="A model reference is an alias"):
+        resolve_model(ref)
 
 
 def test_adapter_by_name_under_ftevals_home(
@@ -137,3 +141,36 @@ def test_session_ftevals_home_is_a_temp_dir(ftevals_home: Path) -> None:
     assert Path(os.environ["FTEVALS_HOME"]) == ftevals_home
     assert paths.home() == ftevals_home.resolve()
     assert ".cache" not in paths.models_dir().parts
+
+
+def test_an_unknown_reference_is_one_line_naming_how_references_resolve(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from ftevals.cli import main
+
+    data = tmp_path / "d.jsonl"
+    rows = '{"prompt": "hi", "completion": "safe"}\n{"prompt": "bomb", "completion": "unsafe"}\n'
+    data.write_text(rows * 4, encoding="utf-8")
+    argv = ["train", "--kind", "classifier", "--base", "minilmx", "--data", str(data)]
+    assert main([*argv, "--name", "x"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("ftevals: error: model 'minilmx' is not a known alias. Did you mean")
+    assert "minilm, all-minilm-l6-v2, smollm2-135m" in err[0] and "hub id" in err[0]
+
+
+def test_serve_with_an_unknown_model_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from ftevals.cli import main
+
+    assert main(["serve", "--model", "smollm2-13m"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'smollm2-13m' is not a known alias" in err[0]
+    assert "Did you mean smollm2-135m" in err[0]
+
+
+def test_a_hub_id_not_cached_offline_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from ftevals.cli import main
+
+    assert main(["serve", "--model", "nobody/no-such-model"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not in the local Hugging Face cache" in err[0]

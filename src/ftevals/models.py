@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import importlib.util
 import logging
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,8 +121,38 @@ def resolve_model(ref: str) -> str:
             raise FtevalsError(f"{path}: not a model directory (no config.json)")
         return str(path.resolve())
     if ref.startswith((".", "/", "~")):
-        raise FtevalsError(f"model path {ref!r} does not exist")
-    return ref
+        raise FtevalsError(f"model path {ref!r} does not exist. {HOW_RESOLVED}")
+    if _hub_cached(ref):
+        return ref
+    import difflib
+
+    close = difflib.get_close_matches(key, list(ALIASES), n=2, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(close)}?" if close else ""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("1", "true", "yes", "on"):
+        return ref  # the hub decides
+    if "/" not in ref.strip("/"):
+        raise FtevalsError(f"model {ref!r} is not a known alias.{hint} {HOW_RESOLVED}")
+    msg = f"hub model {ref!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set."
+    raise FtevalsError(f"{msg}{hint} {HOW_RESOLVED}")
+
+
+HOW_RESOLVED = (
+    "A model reference is an alias (" + ", ".join(ALIASES) + "), a local model directory "
+    "(with config.json) or a Hugging Face hub id (owner/name, downloaded or cached)."
+)
+
+
+def _hub_cached(ref: str) -> bool:
+    """True when the hub id has a ``config.json`` in the local Hugging Face cache."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    try:
+        found = try_to_load_from_cache(ref, "config.json")
+    except ValueError:  # not a valid repo id
+        return False
+    return isinstance(found, str)
 
 
 def resolve_adapter(ref: str, how_to_make: str | None = None) -> Path:

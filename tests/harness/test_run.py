@@ -50,18 +50,19 @@ def test_run_matrix_writes_logs_and_manifest_then_resumes(tmp_path: Path) -> Non
 
 def test_clashing_log_names_are_an_error(tmp_path: Path) -> None:
     with pytest.raises(FtevalsError, match="same log file"):
-        run_matrix(["a/b", "a_b"], ["prompt-safety"], tmp_path)
+        run_matrix(["openai/a/b", "openai/a_b"], ["prompt-safety"], tmp_path)
 
 
 def test_failed_pair_is_recorded_and_cli_exits_nonzero(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
-    code = main(["run", "--models", "no-such-fn", "--evals", "prompt-safety", "--out", str(out)])
+    # a known name whose pair fails: an OpenAI model with no OPENAI_API_KEY
+    code = main(["run", "--models", "openai/x", "--evals", "prompt-safety", "--out", str(out)])
     assert code == 1
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["pairs"][0]["status"] == "failed"
-    assert "no-such-fn" in manifest["pairs"][0]["error"]
+    assert "OPENAI_API_KEY" in manifest["pairs"][0]["error"]
     assert not (out / manifest["pairs"][0]["log"]).exists()
     assert "failed" in capsys.readouterr().out
 

@@ -11,9 +11,11 @@ from ftevals.errors import FtevalsError
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from ftevals.harness.names import check_names
     from ftevals.harness.run import PairRecord, expand_eval_sets, run_matrix
 
     registries = args.registry or []
+    check_names(split_csv(args.models), split_csv(args.evals), registries, split_csv(args.eval_set))
     evals = split_csv(args.evals) + expand_eval_sets(split_csv(args.eval_set), registries)
     out = Path(args.out)
 

@@ -21,6 +21,7 @@ from evals.record import RecorderBase, record_match
 
 from ftevals import evals_compat  # noqa: F401  (sets the placeholder key before evals)
 from ftevals.elsuite._calls import complete
+from ftevals.elsuite._samples import label_check, load_samples
 from ftevals.errors import FtevalsError
 
 _EDGE = re.compile(r"^[\s\"'`*_.,:;!?()\[\]{}<>-]+|[\s\"'`*_.,:;!?()\[\]{}<>-]+$")
@@ -102,7 +103,7 @@ class LabelMatch(evals.Eval):  # type: ignore[misc]
         )
 
     def run(self, recorder: RecorderBase) -> dict[str, float]:
-        samples = self.get_samples()
+        samples = load_samples(self, label_check(self.labels))
         if self.labels is None:
             self.labels = sorted(
                 {s["ideal"] if isinstance(s["ideal"], str) else s["ideal"][0] for s in samples}

@@ -45,6 +45,7 @@ from evals.record import RecorderBase
 
 from ftevals import evals_compat
 from ftevals.elsuite._calls import complete_template
+from ftevals.elsuite._samples import load_samples
 from ftevals.errors import FtevalsError
 
 INVALID = INVALID_STR
@@ -234,7 +235,7 @@ class JudgedClassify(ModelBasedClassify):  # type: ignore[misc]
         return choice
 
     def run(self, recorder: RecorderBase) -> dict[str, float]:
-        samples = self.get_samples()
+        samples = load_samples(self)
         self.eval_all_samples(recorder, samples)
         metrics = recorder.get_metrics()
         graded = [m for m in metrics if "choice" in m]

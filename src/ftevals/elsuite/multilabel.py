@@ -24,6 +24,7 @@ from evals.api import CompletionFn
 from evals.record import RecorderBase, record_match
 
 from ftevals.elsuite._calls import complete
+from ftevals.elsuite._samples import load_samples
 from ftevals.errors import FtevalsError
 
 _SPLIT = re.compile(r"\s*(?:,|;|\band\b|\s)\s*", re.IGNORECASE)
@@ -113,6 +114,15 @@ class MultiLabelMatch(evals.Eval):  # type: ignore[misc]
         self.none_word = none_word
         self.max_tokens = int(max_tokens)
 
+    def _check_row(self, row: dict[str, Any]) -> tuple[str, str] | None:
+        if "ideal" not in row:
+            return "ideal", "missing (a list of codes, [] for none)"
+        try:
+            gold_codes(row["ideal"], self.codes, self.none_word)
+        except FtevalsError as exc:
+            return "ideal", str(exc)
+        return None
+
     def eval_sample(self, sample: dict[str, Any], rng: Any) -> None:
         gold = gold_codes(sample["ideal"], self.codes, self.none_word)
         expected = canonical(gold, self.codes, self.none_word)
@@ -147,7 +157,7 @@ class MultiLabelMatch(evals.Eval):  # type: ignore[misc]
         )
 
     def run(self, recorder: RecorderBase) -> dict[str, float]:
-        self.eval_all_samples(recorder, self.get_samples())
+        self.eval_all_samples(recorder, load_samples(self, self._check_row))
         events = [e.data for e in recorder.get_events("match")]
         matches = [m for m in events if not m.get("failed")]
         failed = len(events) - len(matches)

@@ -20,6 +20,7 @@ from evals.api import CompletionFn
 from evals.record import RecorderBase, record_match
 
 from ftevals.elsuite._calls import complete
+from ftevals.elsuite._samples import load_samples
 from ftevals.errors import FtevalsError
 
 DEFAULT_REFUSAL_PHRASES = (
@@ -165,7 +166,7 @@ class KeywordRefusal(evals.Eval):  # type: ignore[misc]
         )
 
     def run(self, recorder: RecorderBase) -> dict[str, float]:
-        self.eval_all_samples(recorder, self.get_samples())
+        self.eval_all_samples(recorder, load_samples(self))
         events = recorder.get_events("match")
         matches = [e.data for e in events if not e.data.get("failed")]
         failed = len(events) - len(matches)

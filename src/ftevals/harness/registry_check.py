@@ -412,3 +412,4 @@ def confine_instance(instance: Any, registry: str | Path, roots: Sequence[Path])
 
     resolver: Callable[[str], Path] = prefix
     instance._prefix_registry_path = resolver
+    instance._ftevals_data_roots = list(roots)  # ftevals.elsuite._samples.ROOTS_ATTR

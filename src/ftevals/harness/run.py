@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 import ftevals
 from ftevals.errors import FtevalsError
 from ftevals.harness.engine import ERROR_PREFIX
+from ftevals.harness.names import check_names
 from ftevals.harness.registry_check import check_run
 from ftevals.paths import project_registry
 
@@ -196,6 +197,7 @@ def run_matrix(
     if concurrency < 1:
         raise FtevalsError("concurrency must be >= 1")
     check_run(evals, [*registries, project_registry()])  # bad registry input: one clear error
+    check_names(models, evals, registries)  # unknown names: one line each, before any pair
     out_dir.mkdir(parents=True, exist_ok=True)
     for sub in ("logs", "cache", ".progress"):
         (out_dir / sub).mkdir(exist_ok=True)
