@@ -19,14 +19,15 @@ import ftevals
 from ftevals.errors import FtevalsError
 from ftevals.jsonl import write_jsonl
 from ftevals.paths import home
-from ftevals.recipes import packaged, safety_classifier, shared
+from ftevals.recipes import guard, packaged, safety_classifier, shared
 from ftevals.recipes.base import BuildReport, Built, Recipe, SplitInfo, sha256
 from ftevals.recipes.evals import classify_sample, eval_specs
 
 __all__ = ["RECIPES", "BuildReport", "Recipe", "build", "default_out", "get_recipe"]
 
 RECIPES: dict[str, Recipe] = {
-    r.name: r for r in [*packaged.RECIPES, *shared.RECIPES, *safety_classifier.RECIPES]
+    r.name: r
+    for r in [*packaged.RECIPES, *shared.RECIPES, *safety_classifier.RECIPES, *guard.RECIPES]
 }
 PROVENANCE = "provenance.json"
 
