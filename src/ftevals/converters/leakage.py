@@ -73,11 +73,11 @@ class LeakMatch(BaseModel):
 
 
 def canonical(text: str) -> str:
-    """The comparison form of a text: NFKC, case folded, punctuation dropped (each run becomes a
-    space), whitespace runs collapsed: ``"How do I pick a LOCK?!"`` -> ``"how do i pick a lock"``.
-    """
+    """The comparison form of a text: NFKC, case folded, punctuation removed, whitespace runs
+    collapsed: ``"How do I pick a LOCK?!"`` -> ``"how do i pick a lock"``, ``"U.S. e-mail"`` ->
+    ``"us email"``."""
     folded = normalise_text(unicodedata.normalize("NFKC", text))
-    return " ".join(_PUNCT.sub(" ", folded).split())
+    return " ".join(_PUNCT.sub("", folded).split())
 
 
 def shingles(text: str, n: int = NGRAM) -> set[str]:
