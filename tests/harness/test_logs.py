@@ -172,7 +172,7 @@ def test_explicit_non_log_file_or_missing_path_raises(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         find_logs([tmp_path / "missing"])
     assert find_logs([tmp_path]) == []
-    assert scan_logs([tmp_path]).skipped == [(empty, "empty file")]
+    assert scan_logs([tmp_path]).skipped == [(empty, "not an evals log: empty file")]
 
 
 def test_events_frame_one_row_per_event() -> None:
@@ -199,3 +199,23 @@ def test_events_frame_without_events(tmp_path: Path) -> None:
     frame = events_frame(read_log(write_lines(tmp_path / "x.jsonl", {"spec": SPEC})))
     assert list(frame.columns) == EVENT_COLUMNS
     assert frame.empty
+
+
+def test_a_run_directory_reads_only_the_logs_its_manifest_lists(tmp_path: Path) -> None:
+    """`ftevals run` twice into runs/latest with other models: compare reads the last run."""
+    from ftevals.cli import main
+
+    out = tmp_path / "latest"
+    common = ["--evals", "prompt-safety", "--out", str(out), "--max-samples", "3", "--no-progress"]
+    assert main(["run", "--models", "ftevals/keyword-guard", *common]) == 0
+    old = next(out.glob("*.jsonl"))
+    assert main(["run", "--models", "dummy", *common]) == 0
+    logs = sorted(out.glob("*.jsonl"))
+    assert len(logs) == 2  # the old log is still on disk ...
+    scan = scan_logs([out])
+    assert [p.name for p in scan.logs] == ["dummy__prompt-safety.jsonl"]  # ... but not read
+    assert scan.skipped == [
+        (old, f"not listed in {out.resolve() / 'manifest.json'} (a log of an earlier run there)")
+    ]
+    assert [p.name for p in scan_logs([tmp_path]).logs] == ["dummy__prompt-safety.jsonl"]
+    assert scan_logs([old]).logs == [old]  # a file given by name is read

@@ -15,7 +15,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ftevals.harness.run import PairRecord, expand_eval_sets, run_matrix
 
     registries = args.registry or []
-    check_names(split_csv(args.models), split_csv(args.evals), registries, split_csv(args.eval_set))
+    judges = [args.judge] if args.judge else []
+    if args.judge_args and not args.judge:
+        raise FtevalsError("--judge-args needs --judge NAME")
+    check_names(
+        split_csv(args.models) + judges, split_csv(args.evals), registries, split_csv(args.eval_set)
+    )
     evals = split_csv(args.evals) + expand_eval_sets(split_csv(args.eval_set), registries)
     out = Path(args.out)
 
@@ -28,6 +33,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if pair.status == "failed":
             extra = f": {pair.error}"
         print(f"  {pair.status:<8} {pair.model} x {pair.eval}{extra}", flush=True)
+        if pair.warning:
+            print(f"  warning: {pair.model} x {pair.eval}: {pair.warning}", flush=True)
 
     manifest = run_matrix(
         split_csv(args.models),
@@ -39,13 +46,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         completion_args=args.completion_args,
         on_pair=show,
         progress=not args.no_progress,
+        judge=args.judge,
+        judge_args=args.judge_args,
     )
+    from ftevals.harness.logs import scan_logs
+
     failed = [p for p in manifest.pairs if p.status == "failed"]
-    ok = len(manifest.pairs) - len(failed)
+    useless = [p for p in manifest.pairs if p.useless]
+    ok = len(manifest.pairs) - len(failed) - len(useless)
     print(f"run directory: {out} ({ok}/{len(manifest.pairs)} pairs ok)")
+    earlier = [p for p, why in scan_logs([out]).skipped if why.startswith("not listed")]
+    if earlier:
+        print(
+            f"note: {len(earlier)} log(s) of an earlier run in {out} are not part of this run; "
+            "`ftevals compare` of the directory reads this run's logs (its manifest) only"
+        )
+    for pair in useless:
+        print(f"error: {pair.model} x {pair.eval}: every sample was invalid or failed")
     if failed:
         print("re-run the same command to resume: finished pairs and answered samples are kept")
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else EXIT_USELESS if useless else 0
+
+
+EXIT_FAILED = 1
+"""`ftevals run`: a pair failed (re-run the command to resume)."""
+EXIT_USELESS = 3
+"""`ftevals run`: every pair ran, but in some pair every sample was invalid or failed."""
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -57,7 +83,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     paths = find_logs([Path(p) for p in args.logs])
     if not paths:
         raise FtevalsError(f"no evals logs found in {args.logs}")
-    comparison = compare_logs([read_log(p) for p in paths])
+    from ftevals.harness.breakdown import MIN_GROUP
+
+    min_group = MIN_GROUP if args.min_group is None else args.min_group
+    if min_group < 1:
+        raise FtevalsError(f"--min-group must be at least 1, got {min_group}")
+    comparison = compare_logs([read_log(p) for p in paths], args.by or [], min_group)
     if args.json == "-":
         print(comparison.model_dump_json(indent=2))
     else:
@@ -99,6 +130,10 @@ def register(sub: Any) -> None:
     p.add_argument("--max-samples", type=int)
     p.add_argument("--completion-args", help="k=v,... passed to every completion function")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--judge", help="judge of every model-graded eval of the run (over the eval's own)"
+    )
+    p.add_argument("--judge-args", help="k=v,... passed to the judge completion function")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("compare", help="compare evals logs or run directories")
@@ -106,6 +141,18 @@ def register(sub: Any) -> None:
     p.add_argument("--json", help="write JSON to this file ('-' prints it instead of the table)")
     p.add_argument("--csv", help="write CSV files to this directory")
     p.add_argument("--html", help="write one self-contained HTML report with plots")
+    p.add_argument(
+        "--by",
+        action="append",
+        metavar="FIELD",
+        help="figures per group of this sample field (top level or metadata; repeatable)",
+    )
+    p.add_argument(
+        "--min-group",
+        type=int,
+        metavar="N",
+        help="groups under N samples are marked too small to read (default 30)",
+    )
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("runs", help="list past runs (directories with a manifest.json)")

@@ -52,6 +52,9 @@ INVALID = INVALID_STR
 """The recorded choice of an unparseable verdict (the same string evals uses)."""
 JUDGE_ENV = "FTEVALS_JUDGE"
 """Environment variable naming the judge when the eval's args do not."""
+JUDGE_ARGS_ENV = "FTEVALS_JUDGE_ARGS"
+"""Environment variable with the judge's arguments (``k=v,...``) when the eval's args give none
+(the way to pass them with plain ``oaieval --extra_eval_params judge=NAME``)."""
 EXACT_LINE = "exact_line"
 
 _PREFIX = re.compile(
@@ -93,9 +96,15 @@ def resolve_judge(registry: Any, name: str | None, args: dict[str, Any] | None) 
     name = name or os.environ.get(JUDGE_ENV) or None
     if not name:
         raise FtevalsError(
-            "this model-graded eval needs a judge: add `judge: NAME` to its args, pass "
-            f"--extra_eval_params judge=NAME, or set {JUDGE_ENV}=NAME"
+            "this model-graded eval needs a judge: `ftevals run ... --judge NAME "
+            "[--judge-args k=v,...]`, or with plain oaieval `--extra_eval_params judge=NAME` "
+            f"(judge arguments in {JUDGE_ARGS_ENV}=k=v,...), or set {JUDGE_ENV}=NAME, or add "
+            "`judge: NAME` to the eval's args"
         )
+    if args is None and os.environ.get(JUDGE_ARGS_ENV):
+        from ftevals.converters._fns import parse_args
+
+        args = parse_args(os.environ[JUDGE_ARGS_ENV])
     from evals.registry import is_chat_model
 
     if is_chat_model(name) and not evals_compat.has_real_openai_key():

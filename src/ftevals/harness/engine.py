@@ -9,7 +9,10 @@ Two options of its own, used by ``ftevals run`` and removed before oaieval parse
 
 * ``--ftevals_cache FILE``: answer calls from (and store answers in) a per-sample cache
   (``ftevals.harness.cache``), so an interrupted run resumes without repeating model calls;
-* ``--ftevals_progress FILE``: write the sample count and one line per finished sample there.
+* ``--ftevals_progress FILE``: write the sample count and one line per finished sample there;
+* ``--ftevals_judge NAME`` and ``--ftevals_judge_args k=v,...``: the judge of every
+  model-graded eval of the run, over the eval's own (``ftevals run --judge``; see
+  ``ftevals.harness.registry``).
 
 Run as a program, a user-facing error (``FtevalsError``: bad registry entry, every sample
 failed, ...) ends it with one ``ftevals: error: ...`` line on stderr and exit code 2.
@@ -33,6 +36,8 @@ def _own_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--ftevals_cache", help="per-sample cache file (JSONL)")
     parser.add_argument("--ftevals_progress", help="progress file (JSONL)")
+    parser.add_argument("--ftevals_judge", help="judge of every model-graded eval")
+    parser.add_argument("--ftevals_judge_args", help="k=v,... for that judge")
     return parser
 
 
@@ -62,7 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     progress = ProgressFile(own.ftevals_progress) if own.ftevals_progress else None
     if cache is not None:
         logger.info("sample cache %s: %d answers", cache.path, len(cache))
-    registry = harness_registry_class()(sample_cache=cache, progress=progress)
+    judge = None
+    if own.ftevals_judge:
+        from ftevals.converters._fns import parse_args
+
+        judge = (own.ftevals_judge, parse_args(own.ftevals_judge_args))
+    registry = harness_registry_class()(sample_cache=cache, progress=progress, judge=judge)
     try:
         oaieval.run(args, registry=registry)
     finally:

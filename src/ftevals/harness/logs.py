@@ -167,11 +167,11 @@ def _not_a_log(path: Path) -> str | None:
                     first = json.loads(raw.decode("utf-8"))
                     break
             else:
-                return "empty file"
+                return "not an evals log: empty file"
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return f"first line unreadable ({type(exc).__name__})"
+        return f"not an evals log: first line unreadable ({type(exc).__name__})"
     if not isinstance(first, dict) or not isinstance(first.get("spec"), dict):
-        return 'first line is not a {"spec": ...} object'
+        return 'not an evals log: first line is not a {"spec": ...} object'
     return None
 
 
@@ -201,26 +201,59 @@ def scan_logs(paths: Iterable[str | Path]) -> LogScan:
             candidates = [given]
         else:
             raise InputError(given, "no such file or directory")
+        listed = _manifest_logs(given) if given.is_dir() else {}
         for candidate in candidates:
             key = candidate.resolve()
             if key in seen:
                 continue
             seen.add(key)
-            reason = _not_a_log(candidate)
+            reason = _unlisted(candidate, given, listed) or _not_a_log(candidate)
             if reason is None:
                 logs.append(candidate)
             elif candidate is given:
-                raise InputError(given, f"not an evals log: {reason}")
+                raise InputError(given, reason)
             else:
                 skipped.append((candidate, reason))
     return LogScan(logs, skipped)
+
+
+def _manifest_logs(root: Path) -> dict[Path, set[Path]]:
+    """Run directory -> the logs its ``manifest.json`` lists, for every run directory under
+    ``root``: a run directory's manifest is the truth of what it holds (``ftevals run``)."""
+    found: dict[Path, set[Path]] = {}
+    for manifest in [root / "manifest.json", *root.rglob("*/manifest.json")]:
+        try:
+            pairs = json.loads(manifest.read_text(encoding="utf-8")).get("pairs", [])
+        except (OSError, ValueError, AttributeError):
+            continue
+        folder = manifest.parent.resolve()
+        found[folder] = {
+            (folder / str(p["log"])).resolve()
+            for p in pairs
+            if isinstance(p, dict) and isinstance(p.get("log"), str)
+        }
+    return found
+
+
+def _unlisted(candidate: Path, root: Path, listed: dict[Path, set[Path]]) -> str | None:
+    """Why a log under a run directory is left out: its manifest does not list it."""
+    folder = candidate.resolve().parent
+    top = root.resolve()
+    while True:
+        if folder in listed:
+            if candidate.resolve() in listed[folder]:
+                return None
+            return f"not listed in {folder / 'manifest.json'} (a log of an earlier run there)"
+        if folder == top or folder.parent == folder:
+            return None
+        folder = folder.parent
 
 
 def find_logs(paths: list[Path]) -> list[Path]:
     """The evals logs in ``paths`` (see :func:`scan_logs`); skipped files are logged as warnings."""
     scan = scan_logs(paths)
     for path, reason in scan.skipped:
-        logger.warning("skipping %s: not an evals log (%s)", path, reason)
+        logger.warning("skipping %s: %s", path, reason)
     return scan.logs
 
 

@@ -8,6 +8,10 @@
 * ``get_class`` (the eval factory) hooks the eval instance so that it reports progress: the
   number of samples when ``eval_all_samples`` starts, then one line per finished sample, to a
   JSONL file the parent ``ftevals run`` process reads for its progress bar.
+* ``get_class`` applies a run-wide judge (``ftevals run --judge NAME --judge-args k=v``): an
+  eval class taking a ``judge`` argument (ftevals' ``JudgedClassify``) gets it in place of its
+  own; evals' ``ModelBasedClassify``, whose judge is the last completion function, gets the
+  judge appended to its completion functions.
 * ``get_class`` also checks the eval first (``ftevals.harness.registry_check``): its class must
   be an evals ``Eval`` taking the spec's args, and its data files are read from the registries'
   ``data/`` folders only (never the working directory, a URL or a path outside them).
@@ -105,11 +109,13 @@ def harness_registry_class() -> type[Any]:
             *args: Any,
             sample_cache: SampleCache | None = None,
             progress: ProgressFile | None = None,
+            judge: tuple[str, dict[str, Any]] | None = None,
             **kwargs: Any,
         ) -> None:
             super().__init__(*args, **kwargs)
             self.sample_cache = sample_cache
             self.progress = progress
+            self.judge = judge
 
         def make_completion_fn(self, name: str, **kwargs: Any) -> Any:
             spec = fn_spec(self, name, kwargs) if self.sample_cache is not None else {}
@@ -132,10 +138,15 @@ def harness_registry_class() -> type[Any]:
                 raise check.spec_entry(spec).error(msg, "class") from None
             check.check_eval_class(spec, getattr(factory, "func", factory), Eval)
             progress = self.progress
+            judge = self.judge
 
             def build(*args: Any, completion_fns: list[Any], **kwargs: Any) -> Any:
                 if _is_solver_eval(factory):
                     completion_fns = [getattr(fn, "inner", fn) for fn in completion_fns]
+                if judge is not None:
+                    completion_fns, kwargs = self._with_judge(
+                        factory, judge, completion_fns, kwargs
+                    )
                 instance = factory(*args, completion_fns=completion_fns, **kwargs)
                 check.confine_instance(instance, spec.registry_path, roots)
                 if progress is not None:
@@ -143,5 +154,27 @@ def harness_registry_class() -> type[Any]:
                 return instance
 
             return build
+
+        def _with_judge(
+            self,
+            factory: Any,
+            judge: tuple[str, dict[str, Any]],
+            completion_fns: list[Any],
+            kwargs: dict[str, Any],
+        ) -> tuple[list[Any], dict[str, Any]]:
+            """The run-wide judge in place of the eval's own (see the module docstring)."""
+            import inspect
+
+            from evals.elsuite.modelgraded.classify import ModelBasedClassify
+
+            cls = getattr(factory, "func", factory)
+            name, judge_args = judge
+            if not isinstance(cls, type):
+                return completion_fns, kwargs
+            if "judge" in inspect.signature(cls).parameters:
+                return completion_fns, {**kwargs, "judge": name, "judge_args": judge_args}
+            if issubclass(cls, ModelBasedClassify):
+                return [*completion_fns, self.make_completion_fn(name, **judge_args)], kwargs
+            return completion_fns, kwargs
 
     return HarnessRegistry

@@ -44,6 +44,19 @@ class PairRecord(BaseModel):
     cache_stored: int | None = Field(default=None, description="New answers stored (model calls).")
     final_report: dict[str, Any] | None = Field(default=None, description="evals' final report.")
     error: str | None = Field(default=None, description="Last lines of stderr when failed.")
+    scored: int | None = Field(default=None, description="Samples scored (failed ones excluded).")
+    invalid: int | None = Field(default=None, description="Scored answers that match no label.")
+    failed_samples: int | None = Field(default=None, description="Samples whose call failed.")
+    warning: str | None = Field(
+        default=None, description="Set when the invalid or failed share passes WARN_SHARE."
+    )
+
+    @property
+    def useless(self) -> bool:
+        """Finished, but every sample was invalid or failed (exit code 3)."""
+        bad = (self.invalid or 0) + (self.failed_samples or 0)
+        total = (self.scored or 0) + (self.failed_samples or 0)
+        return self.status in FINISHED and total > 0 and bad == total
 
     @property
     def stem(self) -> str:
@@ -76,6 +89,8 @@ def read_manifest(out_dir: Path) -> RunManifest | None:
 
 
 FINISHED = ("done", "skipped")
+WARN_SHARE = 0.2
+"""A finished pair whose invalid + failed share of samples is above this gets a warning."""
 
 
 def _now() -> str:
@@ -141,8 +156,20 @@ def expand_eval_sets(eval_sets: Sequence[str], registries: Sequence[str]) -> lis
     return names
 
 
+KEYED_OPTIONS = ("--completion_args", "--ftevals_judge", "--ftevals_judge_args")
+"""Engine options a finished pair is keyed on: a pair made with other values runs again."""
+
+
+def engine_options(
+    completion_args: str | None, judge: str | None = None, judge_args: str | None = None
+) -> dict[str, str]:
+    """The :data:`KEYED_OPTIONS` of a run that are set."""
+    values = (completion_args, judge, judge_args if judge else None)
+    return {k: v for k, v in zip(KEYED_OPTIONS, values, strict=True) if v}
+
+
 def _spec_settings(log: Path) -> tuple[object, object]:
-    """``(max_samples, completion_args)`` a log was made with (``"?"`` if unreadable).
+    """``(max_samples, options)`` a log was made with (``"?"`` if unreadable).
 
     evals records the child's whole command line in ``run_config.command``.
     """
@@ -155,19 +182,21 @@ def _spec_settings(log: Path) -> tuple[object, object]:
     if not isinstance(config, dict):
         return "?", "?"
     words = shlex.split(str(config.get("command", "")))
-    args = (
-        words[words.index("--completion_args") + 1] if "--completion_args" in words[:-1] else None
-    )
-    return config.get("max_samples"), args
+    options = {
+        option: words[words.index(option) + 1]
+        for option in KEYED_OPTIONS
+        if option in words[:-1] and words[words.index(option) + 1]
+    }
+    return config.get("max_samples"), options
 
 
 def finished_report(
-    log: Path, max_samples: int | None, completion_args: str | None = None
+    log: Path, max_samples: int | None, options: dict[str, str] | None = None
 ) -> dict[str, Any] | None:
     """The final report of a finished log made with the same ``--max-samples`` and
-    ``--completion-args``, else None (the pair runs again)."""
+    :data:`KEYED_OPTIONS` (completion args, judge), else None (the pair runs again)."""
     report = final_report(log)
-    if report is None or _spec_settings(log) != (max_samples, completion_args or None):
+    if report is None or _spec_settings(log) != (max_samples, options or {}):
         return None
     return report
 
@@ -182,13 +211,16 @@ def run_matrix(
     completion_args: str | None = None,
     on_pair: Callable[[PairRecord], None] | None = None,
     progress: bool = False,
+    judge: str | None = None,
+    judge_args: str | None = None,
 ) -> RunManifest:
     """Run every pair with ``python -m ftevals.harness.engine``.
 
     Resumable: a pair whose log is finished (same ``max_samples``) is skipped; an interrupted
     pair runs again with its sample cache (``<out_dir>/cache/<pair>.cache``), so the samples
     it answered before are not sent to the model again. At most ``concurrency`` pairs run at
-    once. ``progress`` shows a bar over the samples of all pairs (on a terminal).
+    once. ``progress`` shows a bar over the samples of all pairs (on a terminal). ``judge``
+    and ``judge_args`` (``k=v,...``) replace the judge of every model-graded eval.
     """
     from ftevals.harness.progress import RunProgress
 
@@ -202,6 +234,7 @@ def run_matrix(
     for sub in ("logs", "cache", ".progress"):
         (out_dir / sub).mkdir(exist_ok=True)
     registries = [str(Path(r).resolve()) for r in registries]
+    options = engine_options(completion_args, judge, judge_args)
     manifest = RunManifest(
         evals_version=_evals_version(),
         git_commit=_git_commit(),
@@ -236,12 +269,13 @@ def run_matrix(
     with RunProgress(len(manifest.pairs), enabled=progress) as bar:
 
         def run_pair(pair: PairRecord) -> None:
-            report = finished_report(out_dir / pair.log, max_samples, completion_args)
+            report = finished_report(out_dir / pair.log, max_samples, options)
             if report is not None:
                 pair.status, pair.final_report = "skipped", report
                 if (before := earlier.get((pair.model, pair.eval))) is not None:
                     pair.seconds, pair.samples = before.seconds, before.samples
                     pair.cache_hits, pair.cache_stored = before.cache_hits, before.cache_stored
+                assess(pair, out_dir)
                 bar.finish_pair(pair.stem)
             else:
                 pair.status = "running"
@@ -249,7 +283,7 @@ def run_matrix(
                 progress_file = out_dir / ".progress" / f"{pair.stem}.progress"
                 progress_file.unlink(missing_ok=True)
                 bar.start_pair(pair.stem, progress_file)
-                _run_one(pair, out_dir, registries, max_samples, completion_args, progress_file)
+                _run_one(pair, out_dir, registries, max_samples, options, progress_file)
                 seen = bar.finish_pair(pair.stem)
                 if seen is not None:
                     pair.samples = seen.total
@@ -279,7 +313,7 @@ def _run_one(
     out_dir: Path,
     registries: Sequence[str],
     max_samples: int | None,
-    completion_args: str | None,
+    options: dict[str, str],
     progress_file: Path,
 ) -> None:
     partial = out_dir / f".{pair.log}.partial"
@@ -292,8 +326,8 @@ def _run_one(
         cmd += ["--registry_path", registry]
     if max_samples is not None:
         cmd += ["--max_samples", str(max_samples)]
-    if completion_args:
-        cmd += ["--completion_args", completion_args]
+    for option, value in options.items():
+        cmd += [option, value]
     stderr_path = out_dir / "logs" / f"{pair.stem}.txt"
     started = time.perf_counter()
     with stderr_path.open("w", encoding="utf-8") as err:
@@ -309,3 +343,23 @@ def _run_one(
         return
     os.replace(partial, out_dir / pair.log)
     pair.status, pair.final_report, pair.error = "done", report, None
+    assess(pair, out_dir)
+
+
+def assess(pair: PairRecord, out_dir: Path) -> None:
+    """Count the pair's scored, invalid and failed samples; warn above :data:`WARN_SHARE`."""
+    from ftevals.harness.compare import report_log
+    from ftevals.harness.logs import read_log
+
+    try:
+        row = report_log(read_log(out_dir / pair.log))
+    except FtevalsError:
+        return  # a log compare cannot score (e.g. no match or graded events): nothing to say
+    pair.scored, pair.invalid, pair.failed_samples = row.n, row.invalid, row.failed
+    total = row.n + row.failed
+    if total and (row.invalid + row.failed) / total > WARN_SHARE:
+        pair.warning = (
+            f"{row.invalid} invalid and {row.failed} failed of {total} samples "
+            f"({(row.invalid + row.failed) / total:.0%}): check the model's answers, the judge "
+            f"or the endpoint (see {out_dir / 'logs' / (pair.stem + '.txt')})"
+        )
