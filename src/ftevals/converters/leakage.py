@@ -544,3 +544,191 @@ def describe_thresholds(near_threshold: float, paraphrase_threshold: float | Non
     if paraphrase_threshold is not None:
         parts.append(f"paraphrase at cosine>={paraphrase_threshold:g}")
     return ", ".join(parts)
+
+
+# -- reports over files ----------------------------------------------------------------------------
+
+
+class LeakExample(BaseModel):
+    """One eval sample that matches a training prompt, with both texts."""
+
+    kind: Kind
+    score: float
+    eval_line: int
+    eval_text: str
+    train_file: str
+    train_line: int
+    train_text: str
+
+
+class EvalLeakage(BaseModel):
+    """The matches of one eval file."""
+
+    eval: str
+    """The eval as given (a file or a registry eval name)."""
+    path: str
+    samples: int
+    leaked: int
+    rate: float
+    counts: dict[str, int]
+    """Kind -> samples (every kind, zeros included), strongest first."""
+    matches: list[LeakExample]
+    """Every matching sample, in file order."""
+
+    def examples(self, per_kind: int) -> list[LeakExample]:
+        """Up to ``per_kind`` matches of each kind, spread over its score range (highest first),
+        so that the weakest match shown is the weakest found."""
+        shown: list[LeakExample] = []
+        for kind in KINDS:
+            ranked = sorted(
+                (m for m in self.matches if m.kind == kind), key=lambda m: (-m.score, m.eval_line)
+            )
+            if len(ranked) <= per_kind or per_kind < 2:
+                shown += ranked[: max(per_kind, 0)]
+            else:
+                step = (len(ranked) - 1) / (per_kind - 1)
+                shown += [ranked[round(k * step)] for k in range(per_kind)]
+        return shown
+
+
+class TrainFile(BaseModel):
+    path: str
+    prompts: int
+
+
+class LeakageReport(BaseModel):
+    """What ``ftevals leakage`` found (its ``--json`` output)."""
+
+    train: list[TrainFile]
+    train_prompts: int
+    near_threshold: float
+    paraphrase_threshold: float | None
+    """None when the paraphrase check was skipped."""
+    ngram: int
+    embedding_model: str | None
+    evals: list[EvalLeakage]
+    seconds: dict[str, float]
+
+    def render(self, examples: int = 3, width: int = 120) -> str:
+        """The text report: per eval, counts and rate, then examples side by side."""
+        files = ", ".join(f"{t.path} ({t.prompts:,})" for t in self.train)
+        para = self.paraphrase_threshold
+        lines = [
+            f"training prompts: {self.train_prompts:,} from {files}",
+            f"kinds: exact, normalised (case, whitespace, punctuation), "
+            f"{describe_thresholds(self.near_threshold, para)}"
+            + ("" if para is not None else " (paraphrase check skipped)"),
+        ]
+        col = max(20, (width - 22) // 2)
+        for ev in self.evals:
+            where = ev.eval if ev.eval == ev.path else f"{ev.eval} ({ev.path})"
+            lines += [
+                "",
+                f"{where}: {ev.leaked:,} of {ev.samples:,} samples ({100 * ev.rate:.1f}%) "
+                "match training prompts",
+                "  " + ", ".join(f"{kind} {n:,}" for kind, n in ev.counts.items()),
+            ]
+            shown = ev.examples(examples)
+            if not shown:
+                continue
+            lines.append(f"  {'kind':<10} {'score':>5}  {'eval (line)':<{col}} | train (file:line)")
+            for m in shown:
+                left = _clip(f"[{m.eval_line}] {m.eval_text}", col)
+                right = _clip(f"[{Path(m.train_file).name}:{m.train_line}] {m.train_text}", col)
+                lines.append(f"  {m.kind:<10} {m.score:5.3f}  {left:<{col}} | {right}")
+        return "\n".join(lines)
+
+
+def _clip(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
+
+
+@dataclass(frozen=True)
+class PromptFile:
+    """A file of prompts to check, and how the report names it."""
+
+    path: Path
+    name: str = ""
+    fmt: str | None = None
+    text_field: str | None = None
+
+    def read(self) -> list[Prompt]:
+        return read_prompts(self.path, self.fmt, self.text_field)
+
+
+def check_files(
+    train: Sequence[PromptFile],
+    evals: Sequence[PromptFile],
+    *,
+    near_threshold: float = NEAR_THRESHOLD,
+    paraphrase_threshold: float = PARAPHRASE_THRESHOLD,
+    paraphrase: bool = True,
+    ngram: int = NGRAM,
+) -> LeakageReport:
+    """Check every eval file against all the training files together (one :func:`find_leaks`
+    call, so the training prompts are embedded once)."""
+    if not train or not evals:
+        raise FtevalsError("give at least one training file and one eval")
+    start = time.perf_counter()
+    train_prompts = [(f, p) for f in train for p in f.read()]
+    eval_prompts = [f.read() for f in evals]
+    seconds = {"read": round(time.perf_counter() - start, 3)}
+    flat = [p.text for prompts in eval_prompts for p in prompts]
+    matches = find_leaks(
+        [p.text for _, p in train_prompts],
+        flat,
+        near_threshold=near_threshold,
+        paraphrase_threshold=paraphrase_threshold,
+        paraphrase=paraphrase,
+        ngram=ngram,
+        timings=seconds,
+    )
+    by_eval = {m.eval_index: m for m in matches}
+    reports: list[EvalLeakage] = []
+    offset = 0
+    for file, prompts in zip(evals, eval_prompts, strict=True):
+        found: list[LeakExample] = []
+        for k, prompt in enumerate(prompts):
+            match = by_eval.get(offset + k)
+            if match is None:
+                continue
+            source, train_prompt = train_prompts[match.train_index]
+            found.append(
+                LeakExample(
+                    kind=match.kind,
+                    score=match.score,
+                    eval_line=prompt.line,
+                    eval_text=prompt.text,
+                    train_file=str(source.path),
+                    train_line=train_prompt.line,
+                    train_text=train_prompt.text,
+                )
+            )
+        offset += len(prompts)
+        counts: dict[str, int] = {kind: sum(1 for m in found if m.kind == kind) for kind in KINDS}
+        reports.append(
+            EvalLeakage(
+                eval=file.name or str(file.path),
+                path=str(file.path),
+                samples=len(prompts),
+                leaked=len(found),
+                rate=rate(len(found), len(prompts)),
+                counts=counts,
+                matches=found,
+            )
+        )
+    seconds["total"] = round(time.perf_counter() - start, 3)
+    return LeakageReport(
+        train=[
+            TrainFile(path=str(f.path), prompts=sum(1 for s, _ in train_prompts if s is f))
+            for f in train
+        ],
+        train_prompts=len(train_prompts),
+        near_threshold=near_threshold,
+        paraphrase_threshold=paraphrase_threshold if paraphrase else None,
+        ngram=ngram,
+        embedding_model="all-MiniLM-L6-v2" if paraphrase else None,
+        evals=reports,
+        seconds=seconds,
+    )
