@@ -2,7 +2,8 @@
 
 :func:`convert_file` is what ``ftevals convert`` calls; the pieces live in
 :mod:`~ftevals.converters.formats` (read/validate/write rows), :mod:`~ftevals.converters.samples`
-(samples, labels, de-duplication) and :mod:`~ftevals.converters.split` (hash split, leakage).
+(samples, labels, de-duplication), :mod:`~ftevals.converters.split` (hash split, leakage) and
+:mod:`~ftevals.converters.leakage` (duplicates between splits, contamination checks).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ftevals.converters.formats import (
     row_to_record,
     write_rows,
 )
+from ftevals.converters.leakage import SplitDuplicates
 from ftevals.converters.samples import (
     MODES,
     ConflictCounter,
@@ -38,7 +40,7 @@ from ftevals.converters.samples import (
     rows_to_samples,
     sample_and_key,
 )
-from ftevals.converters.split import assign_split, leakage, split_key, split_rows
+from ftevals.converters.split import SplitCheck, assign_split, split_key, split_rows
 from ftevals.errors import FtevalsError, InputError
 from ftevals.jsonl import AtomicJsonlWriter, JsonlIssue, dumps_bytes
 
@@ -51,7 +53,6 @@ __all__ = [
     "dedupe",
     "detect_format",
     "iter_rows",
-    "leakage",
     "read_rows",
     "row_to_sample",
     "rows_to_samples",
@@ -89,6 +90,8 @@ class ConvertReport(BaseModel):
     leakage_count: int = 0
     """Test prompts (normalised user content) also present in train."""
     leakage_examples: list[str] = Field(default_factory=list)
+    split_duplicates: SplitDuplicates | None = None
+    """With a split: test prompts that duplicate train prompts (punctuation, near duplicates)."""
     label_counts: dict[str, dict[str, int]] = Field(default_factory=dict)
     """Output path -> label -> count, most common first (outputs with <= MAX_LABELS labels)."""
     distinct_answers: dict[str, int] = Field(default_factory=dict)
@@ -118,6 +121,8 @@ class ConvertReport(BaseModel):
         if self.leakage_count:
             examples = "; ".join(repr(e[:60]) for e in self.leakage_examples)
             lines.append(f"leakage: {self.leakage_count} test prompts also in train: {examples}")
+        if self.split_duplicates is not None and self.split_duplicates.total:
+            lines.append(self.split_duplicates.warning("test", "train"))
         return "\n".join(lines)
 
 
@@ -255,6 +260,7 @@ def convert_file(
     conflicts = ConflictCounter(normalise)
     seen = _samples.DedupeFilter() if dedupe else None
     leaks = _Leakage() if split is not None else None
+    check = SplitCheck() if split is not None else None
     answers = {side: _Answers() for side in paths}
     records = open_records(
         src, fmt, text_field, label_field, system, header=header, on_issue=on_issue
@@ -281,9 +287,11 @@ def convert_file(
             side = "all"
             if split is not None:
                 assert row is not None and leaks is not None  # no plain_chat with a split
+                assert check is not None
                 skey = split_key(row)
                 side = assign_split(skey, split, seed)
                 leaks.add(skey, side)
+                check.add(side, line_no, skey)
             writers[side].write_bytes(line)
             if answer is not None:
                 answers[side].add(answer)
@@ -297,4 +305,6 @@ def convert_file(
     report.duplicates_dropped = seen.dropped if seen is not None else 0
     if leaks is not None:
         report.leakage_count, report.leakage_examples = len(leaks.leaked), leaks.examples
+    if check is not None:
+        report.split_duplicates = check.result()
     return report

@@ -732,3 +732,75 @@ def check_files(
         evals=reports,
         seconds=seconds,
     )
+
+
+# -- duplicates across the splits of one data set ------------------------------------------------
+
+
+class DuplicatePair(BaseModel):
+    """A test item that duplicates a training item, by where each is."""
+
+    test: str
+    """The test item: ``line 17`` of the input, or ``heldout #3``."""
+    train: str
+    kind: Kind
+    score: float
+
+
+class SplitDuplicates(BaseModel):
+    """Test items of a split data set that duplicate training items (exact, normalised or near;
+    no paraphrase check, which needs the embeddings)."""
+
+    test_items: int
+    counts: dict[str, int]
+    """exact, normalised, near -> test items."""
+    near_threshold: float
+    examples: list[DuplicatePair]
+    """The first few, in test order."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def warning(self, test: str = "test", train: str = "train") -> str:
+        """``warning: 3 of 200 test items duplicate train items (...): line 9 ~ line 4 (near
+        0.71), ...``."""
+        counts = ", ".join(f"{kind} {n}" for kind, n in self.counts.items())
+        shown = ", ".join(
+            f"{p.test} ~ {p.train} ({p.kind}" + (f" {p.score:.2f})" if p.kind == "near" else ")")
+            for p in self.examples
+        )
+        more = (
+            f", +{self.total - len(self.examples)} more" if self.total > len(self.examples) else ""
+        )
+        return (
+            f"warning: {self.total} of {self.test_items} {test} items duplicate {train} items "
+            f"({counts} at jaccard>={self.near_threshold:g}): {shown}{more}"
+        )
+
+
+def split_duplicates(
+    train: Sequence[tuple[str, str]],
+    test: Sequence[tuple[str, str]],
+    *,
+    near_threshold: float = NEAR_THRESHOLD,
+    examples: int = 5,
+) -> SplitDuplicates:
+    """The test items (``(where, text)``) that duplicate a training item (exact, normalised or
+    near duplicate; see :func:`find_leaks`)."""
+    matches = find_leaks(
+        [text for _, text in train],
+        [text for _, text in test],
+        near_threshold=near_threshold,
+        paraphrase=False,
+    )
+    counts: dict[str, int] = {k: sum(1 for m in matches if m.kind == k) for k in KINDS[:3]}
+    pairs = [
+        DuplicatePair(
+            test=test[m.eval_index][0], train=train[m.train_index][0], kind=m.kind, score=m.score
+        )
+        for m in matches[:examples]
+    ]
+    return SplitDuplicates(
+        test_items=len(test), counts=counts, near_threshold=near_threshold, examples=pairs
+    )

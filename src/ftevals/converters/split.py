@@ -10,6 +10,7 @@ import hashlib
 from typing import Literal
 
 from ftevals.converters.formats import Row, normalise_text
+from ftevals.converters.leakage import SplitDuplicates, split_duplicates
 from ftevals.errors import FtevalsError
 
 Side = Literal["train", "test"]
@@ -53,3 +54,19 @@ def leakage(train_rows: list[Row], test_rows: list[Row]) -> list[str]:
         if key in train_keys:
             leaked[key] = None
     return list(leaked)
+
+
+class SplitCheck:
+    """The split keys of each side with their input lines, kept while a file is split, then
+    checked for test prompts that duplicate train prompts beyond the split key: punctuation
+    differences and near duplicates, which a hash split sends to different sides
+    (:func:`ftevals.converters.leakage.split_duplicates`)."""
+
+    def __init__(self) -> None:
+        self.sides: dict[str, list[tuple[str, str]]] = {"train": [], "test": []}
+
+    def add(self, side: str, line: int, key: str) -> None:
+        self.sides[side].append((f"line {line}", key))
+
+    def result(self) -> SplitDuplicates:
+        return split_duplicates(self.sides["train"], self.sides["test"])

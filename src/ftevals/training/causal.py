@@ -31,6 +31,7 @@ from ftevals.training.common import (
     file_sha256,
     load_tokenizer,
     lora_config,
+    training_data,
     validation_side,
     write_meta,
 )
@@ -276,6 +277,7 @@ def train_causal(
             "base": config.base,
             "config": config.to_dict(),
             "data_sha256": data_sha256,
+            "training_data": training_data(config, data_sha256),
             "data": report,
             "train": {
                 **figures,

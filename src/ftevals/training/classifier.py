@@ -29,6 +29,7 @@ from ftevals.training.common import (
     load_tokenizer,
     lora_config,
     read_meta,
+    training_data,
     validation_side,
     write_meta,
 )
@@ -171,6 +172,7 @@ def train_classifier(
             "labels": labels,
             "config": config.to_dict(),
             "data_sha256": data_sha256,
+            "training_data": training_data(config, data_sha256),
             "train": {
                 **figures,
                 "examples": len(train),

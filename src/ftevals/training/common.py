@@ -39,6 +39,22 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def training_data(config: TrainConfig, sha256: str | None = None) -> list[dict[str, Any]]:
+    """The training files of a run as ``ftevals.json`` records them (``training_data``): the path
+    as given and absolute, sha256, format and text field, so that ``ftevals compare`` can check
+    an eval's samples against them (:mod:`ftevals.harness.contamination`)."""
+    path = Path(config.data)
+    return [
+        {
+            "path": config.data,
+            "absolute_path": str(path.resolve()),
+            "sha256": sha256 or file_sha256(path),
+            "format": config.format,
+            "text_field": config.text_field,
+        }
+    ]
+
+
 def validation_side(key: str, config: TrainConfig) -> bool:
     """True when a row (by its split key) is held out for validation.
 
