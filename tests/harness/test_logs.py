@@ -209,7 +209,7 @@ def test_a_run_directory_reads_only_the_logs_its_manifest_lists(tmp_path: Path) 
     common = ["--evals", "prompt-safety", "--out", str(out), "--max-samples", "3", "--no-progress"]
     assert main(["run", "--models", "ftevals/keyword-guard", *common]) == 0
     old = next(out.glob("*.jsonl"))
-    assert main(["run", "--models", "dummy", *common]) == 0
+    assert main(["run", "--models", "dummy", *common]) == 3  # dummy's answers: all invalid
     logs = sorted(out.glob("*.jsonl"))
     assert len(logs) == 2  # the old log is still on disk ...
     scan = scan_logs([out])

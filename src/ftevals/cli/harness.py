@@ -48,6 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         judge=args.judge,
         judge_args=args.judge_args,
+        label=args.label,
     )
     from ftevals.harness.logs import scan_logs
 
@@ -134,6 +135,11 @@ def register(sub: Any) -> None:
         "--judge", help="judge of every model-graded eval of the run (over the eval's own)"
     )
     p.add_argument("--judge-args", help="k=v,... passed to the judge completion function")
+    p.add_argument(
+        "--label",
+        help="name of the (one) model in reports, e.g. minilm-a; default: its registry name "
+        "with the completion args that select a model, like hf-classifier[adapter=minilm-a]",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("compare", help="compare evals logs or run directories")

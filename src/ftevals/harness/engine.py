@@ -12,7 +12,9 @@ Two options of its own, used by ``ftevals run`` and removed before oaieval parse
 * ``--ftevals_progress FILE``: write the sample count and one line per finished sample there;
 * ``--ftevals_judge NAME`` and ``--ftevals_judge_args k=v,...``: the judge of every
   model-graded eval of the run, over the eval's own (``ftevals run --judge``; see
-  ``ftevals.harness.registry``).
+  ``ftevals.harness.registry``);
+* ``--ftevals_label NAME``: the model's display name in reports (``ftevals run --label``); the
+  engine only lets evals record it with the command line.
 
 Run as a program, a user-facing error (``FtevalsError``: bad registry entry, every sample
 failed, ...) ends it with one ``ftevals: error: ...`` line on stderr and exit code 2.
@@ -38,6 +40,7 @@ def _own_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ftevals_progress", help="progress file (JSONL)")
     parser.add_argument("--ftevals_judge", help="judge of every model-graded eval")
     parser.add_argument("--ftevals_judge_args", help="k=v,... for that judge")
+    parser.add_argument("--ftevals_label", help="display name of the model (read from the log)")
     return parser
 
 

@@ -85,8 +85,9 @@ class EvalLog(BaseModel):
 
     @property
     def model(self) -> str:
-        """The completion functions joined by ','."""
-        return ",".join(self.completion_fns)
+        """The run's display name: ``ftevals run --label``, else the completion functions
+        joined by ',' with the completion args that select a model (:func:`display_name`)."""
+        return display_name(self.completion_fns, command_options(self.spec))
 
     def events_of(self, type_: str) -> list[LogEvent]:
         """Events of one type, in event_id order."""
@@ -96,6 +97,46 @@ class EvalLog(BaseModel):
     def last_event_at(self) -> datetime | None:
         """Time of the latest event, or None when the log has no events."""
         return max((event.created_at for event in self.events), default=None)
+
+
+SELECTING_ARGS = ("adapter", "model", "deployment", "base", "model_path")
+"""Completion args that choose which model a registry completion function runs."""
+
+
+def command_options(spec: dict[str, Any]) -> dict[str, str]:
+    """``--option value`` pairs of the command line evals recorded (``run_config.command``)."""
+    import shlex
+
+    config = spec.get("run_config")
+    command = config.get("command") if isinstance(config, dict) else None
+    if not isinstance(command, str):
+        return {}
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return {}
+    return {
+        word: words[i + 1]
+        for i, word in enumerate(words[:-1])
+        if word.startswith("--") and not words[i + 1].startswith("--")
+    }
+
+
+def display_name(completion_fns: list[str], options: dict[str, str]) -> str:
+    """``--ftevals_label`` when given; else ``fn[adapter=minilm-a]``: the names joined by ','
+    and the completion args of :data:`SELECTING_ARGS` (a path shown by its last part), so two
+    adapters or two served models under one registry name stay apart."""
+    label = options.get("--ftevals_label")
+    if label:
+        return label
+    name = ",".join(completion_fns)
+    picked = []
+    for pair in (options.get("--completion_args") or "").split(","):
+        key, _, value = pair.partition("=")
+        if key.strip() in SELECTING_ARGS and value.strip():
+            shown = Path(value.strip()).name or value.strip()
+            picked.append(f"{key.strip()}={shown}")
+    return f"{name}[{','.join(picked)}]" if picked else name
 
 
 def _validate(cls: type[_M], payload: Any, path: Path, line: int, prefix: str) -> _M:

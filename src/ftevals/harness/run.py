@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 import threading
@@ -73,6 +72,10 @@ class RunManifest(BaseModel):
     evals: list[str]
     registries: list[str]
     max_samples: int | None = None
+    options: dict[str, str] = Field(
+        default_factory=dict,
+        description="Engine options of the run: completion args, judge, judge args, label.",
+    )
     started_at: str = Field(description="Start of the first attempt in this directory.")
     finished_at: str | None = Field(default=None, description="End of the latest attempt.")
     attempts: int = Field(default=1, description="Times `ftevals run` ran in this directory.")
@@ -156,15 +159,23 @@ def expand_eval_sets(eval_sets: Sequence[str], registries: Sequence[str]) -> lis
     return names
 
 
-KEYED_OPTIONS = ("--completion_args", "--ftevals_judge", "--ftevals_judge_args")
+KEYED_OPTIONS = (
+    "--completion_args",
+    "--ftevals_judge",
+    "--ftevals_judge_args",
+    "--ftevals_label",
+)
 """Engine options a finished pair is keyed on: a pair made with other values runs again."""
 
 
 def engine_options(
-    completion_args: str | None, judge: str | None = None, judge_args: str | None = None
+    completion_args: str | None,
+    judge: str | None = None,
+    judge_args: str | None = None,
+    label: str | None = None,
 ) -> dict[str, str]:
     """The :data:`KEYED_OPTIONS` of a run that are set."""
-    values = (completion_args, judge, judge_args if judge else None)
+    values = (completion_args, judge, judge_args if judge else None, label)
     return {k: v for k, v in zip(KEYED_OPTIONS, values, strict=True) if v}
 
 
@@ -173,6 +184,8 @@ def _spec_settings(log: Path) -> tuple[object, object]:
 
     evals records the child's whole command line in ``run_config.command``.
     """
+    from ftevals.harness.logs import command_options
+
     with log.open(encoding="utf-8") as fh:
         try:
             spec = json.loads(fh.readline()).get("spec", {})
@@ -181,12 +194,8 @@ def _spec_settings(log: Path) -> tuple[object, object]:
     config = spec.get("run_config") if isinstance(spec, dict) else None
     if not isinstance(config, dict):
         return "?", "?"
-    words = shlex.split(str(config.get("command", "")))
-    options = {
-        option: words[words.index(option) + 1]
-        for option in KEYED_OPTIONS
-        if option in words[:-1] and words[words.index(option) + 1]
-    }
+    found = command_options(spec)
+    options = {option: found[option] for option in KEYED_OPTIONS if found.get(option)}
     return config.get("max_samples"), options
 
 
@@ -213,6 +222,7 @@ def run_matrix(
     progress: bool = False,
     judge: str | None = None,
     judge_args: str | None = None,
+    label: str | None = None,
 ) -> RunManifest:
     """Run every pair with ``python -m ftevals.harness.engine``.
 
@@ -220,7 +230,8 @@ def run_matrix(
     pair runs again with its sample cache (``<out_dir>/cache/<pair>.cache``), so the samples
     it answered before are not sent to the model again. At most ``concurrency`` pairs run at
     once. ``progress`` shows a bar over the samples of all pairs (on a terminal). ``judge``
-    and ``judge_args`` (``k=v,...``) replace the judge of every model-graded eval.
+    and ``judge_args`` (``k=v,...``) replace the judge of every model-graded eval. ``label``
+    names the (one) model in reports instead of its registry name and selecting args.
     """
     from ftevals.harness.progress import RunProgress
 
@@ -228,13 +239,15 @@ def run_matrix(
         raise FtevalsError("give at least one model and one eval")
     if concurrency < 1:
         raise FtevalsError("concurrency must be >= 1")
+    if label and len(models) != 1:
+        raise FtevalsError(f"--label names one model; got {len(models)} (run each apart)")
     check_run(evals, [*registries, project_registry()])  # bad registry input: one clear error
     check_names(models, evals, registries)  # unknown names: one line each, before any pair
+    options = engine_options(completion_args, judge, judge_args, label)
     out_dir.mkdir(parents=True, exist_ok=True)
     for sub in ("logs", "cache", ".progress"):
         (out_dir / sub).mkdir(exist_ok=True)
     registries = [str(Path(r).resolve()) for r in registries]
-    options = engine_options(completion_args, judge, judge_args)
     manifest = RunManifest(
         evals_version=_evals_version(),
         git_commit=_git_commit(),
@@ -242,6 +255,7 @@ def run_matrix(
         evals=list(evals),
         registries=registries,
         max_samples=max_samples,
+        options=options,
         started_at=_now(),
         pairs=[
             PairRecord(model=m, eval=e, log=f"{_safe(m)}__{_safe(e)}.jsonl")

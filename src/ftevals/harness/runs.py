@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from ftevals.errors import InputError
+from ftevals.harness.logs import display_name
 from ftevals.harness.run import RunManifest
 
 DEFAULT_ROOT = Path("runs")
@@ -42,7 +43,7 @@ def _summary(manifest_path: Path) -> RunSummary:
         path=str(directory),
         started_at=manifest.started_at,
         finished_at=manifest.finished_at,
-        models=manifest.models,
+        models=[display_name(m.split(","), manifest.options) for m in manifest.models],
         evals=manifest.evals,
         status=dict(sorted(Counter(pair.status for pair in manifest.pairs).items())),
         logs=logs,
