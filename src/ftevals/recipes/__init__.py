@@ -20,7 +20,7 @@ from ftevals.errors import FtevalsError
 from ftevals.jsonl import write_jsonl
 from ftevals.paths import home
 from ftevals.recipes import guard, packaged, safety_classifier, shared
-from ftevals.recipes.base import BuildReport, Built, Recipe, SplitInfo, sha256
+from ftevals.recipes.base import BuildReport, Built, Recipe, SplitInfo, check_duplicates, sha256
 from ftevals.recipes.evals import classify_sample, eval_specs
 
 __all__ = ["RECIPES", "BuildReport", "Recipe", "build", "default_out", "get_recipe"]
@@ -96,6 +96,7 @@ def build(name: str, out: Path | None = None) -> BuildReport:
         splits=splits,
         extra_files=extra,
         skipped=built.skipped,
+        duplicates=check_duplicates(built),
         built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         ftevals_version=ftevals.__version__,
     )

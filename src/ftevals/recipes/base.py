@@ -32,6 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ftevals.converters.leakage import SplitDuplicates, message_prompt, split_duplicates
 from ftevals.errors import FtevalsError
 
 
@@ -138,6 +139,10 @@ class BuildReport(BaseModel):
     splits: dict[str, SplitInfo] = Field(default_factory=dict)
     extra_files: dict[str, int] = Field(default_factory=dict)
     skipped: dict[str, int] = Field(default_factory=dict)
+    duplicates: dict[str, SplitDuplicates] = Field(
+        default_factory=dict,
+        description="Split -> its items that duplicate training items (see check_duplicates).",
+    )
     built_at: str
     ftevals_version: str
 
@@ -147,6 +152,8 @@ class BuildReport(BaseModel):
         for reason, count in self.skipped.items():
             lines.append(f"  skipped {count} rows: {reason}")
         lines.append(f"  evals: {', '.join(self.evals)}")
+        for split, found in self.duplicates.items():
+            lines.append("  " + found.warning(split, "training"))
         return "\n".join(lines)
 
 
@@ -164,3 +171,41 @@ def user_sample(text: str, metadata: dict[str, Any] | None = None) -> dict[str, 
     if metadata:
         sample["metadata"] = metadata
     return sample
+
+
+def sample_prompt(row: dict[str, Any]) -> str:
+    """The prompt of a written row: a chat row's messages before its last assistant turn, or a
+    sample's ``input`` (user turns; see :func:`ftevals.converters.leakage.message_prompt`)."""
+    value = row.get("messages", row.get("input"))
+    if isinstance(value, str):
+        return value
+    messages = list(value) if isinstance(value, list) else []
+    if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "assistant":
+        messages = messages[:-1]
+    return message_prompt(messages)
+
+
+def check_duplicates(built: Built) -> dict[str, SplitDuplicates]:
+    """Per split, the items that duplicate a training item: exact, normalised (case, whitespace,
+    punctuation) or near duplicates (:func:`ftevals.converters.leakage.split_duplicates`). The
+    training items are the rows of the extra files named ``train*`` and a split named ``train``;
+    splits without a duplicate are left out."""
+    train: list[tuple[str, str]] = []
+    for name, rows in built.extra_files.items():
+        if name.startswith("train"):
+            train += [(f"{name} line {k + 1}", sample_prompt(r)) for k, r in enumerate(rows)]
+    train += [
+        (f"train line {k + 1}", sample_prompt(r))
+        for k, r in enumerate(built.splits.get("train", []))
+    ]
+    found: dict[str, SplitDuplicates] = {}
+    if not train:
+        return found
+    for split, samples in built.splits.items():
+        if split == "train":
+            continue
+        items = [(f"{split} line {k + 1}", sample_prompt(s)) for k, s in enumerate(samples)]
+        duplicates = split_duplicates(train, items)
+        if duplicates.total:
+            found[split] = duplicates
+    return found
