@@ -120,6 +120,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_registry_path(args: argparse.Namespace) -> int:
+    from ftevals.paths import project_registry
+
+    print(project_registry())
+    return 0
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("run", help="run models x evals through evals' engine (resumable)")
     p.add_argument("--models", required=True, help="comma-separated completion functions")
@@ -160,6 +167,13 @@ def register(sub: Any) -> None:
         help="groups under N samples are marked too small to read (default 30)",
     )
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "registry-path",
+        help="print ftevals' registry directory, for plain oaieval: "
+        '--registry_path YOURS --registry_path "$(ftevals registry-path)"',
+    )
+    p.set_defaults(func=cmd_registry_path)
 
     p = sub.add_parser("runs", help="list past runs (directories with a manifest.json)")
     p.add_argument("dirs", nargs="*", help="folders to search (default: ./runs)")
