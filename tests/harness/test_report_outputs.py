@@ -16,10 +16,12 @@ from ftevals.harness.compare import Comparison, compare_logs
 from ftevals.harness.export import comparison_frames, write_csv, write_json
 from ftevals.harness.logs import read_log
 from ftevals.harness.report_html import write_html
-from ftevals.harness.report_text import render_table
+from ftevals.harness.report_text import fmt_ci, render_table
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CSV_NAMES = ["summary", "per_class", "confusion", "pr_curve", "paired", "flips", "judges"]
+CSV_NAMES = [
+    "summary", "per_class", "confusion", "pr_curve", "paired", "flips", "judges", "breakdown",
+]  # fmt: skip
 
 
 def _comparison(tmp_path: Path) -> Comparison:
@@ -44,36 +46,43 @@ def test_csv_json_and_table_agree(tmp_path: Path) -> None:
     write_json(comparison, out / "comparison.json")
     assert Comparison.model_validate_json((out / "comparison.json").read_text()) == comparison
     summary = _read_csv(out / "summary.csv")
-    assert [(r["model"], r["kind"]) for r in summary] == [
-        ("ma", "classification"),
-        ("mb", "classification"),
-        ("p,j1", "modelgraded"),
-        ("p,j2", "modelgraded"),
+    assert [(r["model"], r["kind"], r["baseline"]) for r in summary] == [
+        ("ma", "classification", "False"),
+        ("mb", "classification", "False"),
+        ("p,j1", "modelgraded", "False"),
+        ("p,j2", "modelgraded", "False"),
+        ("baseline/majority", "classification", "True"),
     ]
     table = render_table(comparison)
-    for record, row in zip(summary, comparison.rows, strict=True):
+    rows = [*comparison.rows, *comparison.baselines]
+    for record, row in zip(summary, rows, strict=True):
         assert int(record["n"]) == row.n and int(record["failed"]) == row.failed
         if row.kind == "classification":
             assert row.macro is not None and row.mcc is not None and row.auprc is not None
+            assert row.accuracy_ci is not None and row.macro.f1_ci is not None
             assert float(record["macro_f1"]) == row.macro.f1
+            assert float(record["macro_f1_low"]) == row.macro.f1_ci.low
+            assert float(record["accuracy_high"]) == row.accuracy_ci.high
             assert float(record["auprc"]) == row.auprc
-            assert float(record["cost_per_1k"]) == row.cost_per_1k
             line = next(t for t in table.splitlines() if t.strip().startswith(row.model + " "))
-            cells = line.split()
-            assert cells[1:5] == [
-                str(row.n),
-                str(row.failed),
-                f"{row.accuracy:.3f}",
-                f"{row.macro.f1:.3f}",
-            ]
-            assert f"{row.mcc:.3f}" in cells and f"{row.auprc:.3f}" in cells
+            counts = [str(row.failed), str(row.invalid)] if not row.baseline else ["-", "-"]
+            assert line.split()[1:4] == [str(row.n), *counts]
+            for value, ci in [
+                (row.accuracy, row.accuracy_ci), (row.macro.f1, row.macro.f1_ci),
+                (row.mcc, row.mcc_ci), (row.auprc, row.auprc_ci),
+            ]:  # fmt: skip
+                assert ci is not None and ci.low is not None and ci.high is not None
+                assert f"{value:.3f} [{ci.low:.3f}, {ci.high:.3f}]" in line
+            if not row.baseline:
+                assert float(record["cost_per_1k"]) == row.cost_per_1k
         else:
             assert (
                 record["accuracy"] == ""
                 and json.loads(record["choice_counts"]) == row.choice_counts
             )
     per_class = _read_csv(out / "per_class.csv")
-    assert len(per_class) == 2 * 3
+    assert len(per_class) == 3 * 3  # two models and the majority baseline, three labels each
+    assert all(r["f1_low"] != "" for r in per_class)
     confusion = _read_csv(out / "confusion.csv")
     assert sum(int(r["count"]) for r in confusion if r["model"] == "ma") == comparison.rows[0].n
     curve = _read_csv(out / "pr_curve.csv")
@@ -122,7 +131,8 @@ def test_html_is_one_self_contained_file_with_plots(tmp_path: Path) -> None:
     assert "eval: gen-clf" in text and "eval: mg" in text
     assert "samples flipped, ma -&gt; mb" in text and "judges of the same answers" in text
     ma = comparison.rows[0]
-    assert ma.macro is not None and f"<td>{ma.macro.f1:.3f}</td>" in text
+    assert ma.macro is not None and f"<td>{fmt_ci(ma.macro.f1, ma.macro.f1_ci)}</td>" in text
+    assert "baseline/majority" in text and "class balance of the 80 samples" in text
 
 
 def test_html_without_costs_says_so(tmp_path: Path) -> None:

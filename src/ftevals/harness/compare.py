@@ -21,7 +21,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ftevals.errors import InputError
-from ftevals.harness import scoring
+from ftevals.harness import intervals, scoring
+from ftevals.harness.breakdown import MIN_GROUP, Breakdown
+from ftevals.harness.intervals import Interval
 from ftevals.harness.logs import EvalLog
 from ftevals.harness.scoring import INVALID, Outcome
 
@@ -29,12 +31,16 @@ __all__ = ["INVALID", "Comparison", "ModelEvalReport", "compare_logs", "report_l
 
 
 class ClassReport(BaseModel):
-    """Precision, recall, F1 and support of one class or one average."""
+    """Precision, recall, F1 and support of one class or one average, with intervals
+    (per class: Wilson for precision and recall, bootstrap for F1; averages: bootstrap)."""
 
     precision: float
     recall: float
     f1: float
     support: int
+    precision_ci: Interval | None = None
+    recall_ci: Interval | None = None
+    f1_ci: Interval | None = None
 
 
 class CurvePoint(BaseModel):
@@ -57,6 +63,14 @@ class ModelEvalReport(BaseModel):
     ``policy`` (``scoring.judge_and_policy``), ``choice_counts``, ``mean_score``,
     ``metascore`` and, where the samples carry a human ``choice``, ``human_n``,
     ``human_agreement`` and ``human_kappa``.
+
+    Every figure of the eval has a 95% interval beside it, ``<figure>_ci`` (an
+    :class:`~ftevals.harness.intervals.Interval` with its ``n`` and method; per class inside
+    ``ClassReport``): accuracy, ``fpr`` (share of the samples not expected as
+    ``positive_label`` that were predicted as it), ``mcc``, ``auprc``, ``mean_score``,
+    ``metascore``, ``choice_rates`` (per choice), human agreement and kappa.
+    ``baseline`` rows are computed from the samples, no model (``ftevals.harness.baselines``);
+    ``flags`` says when a model is not distinguishable from the majority baseline.
     ``samples_per_s`` is n / (last event time - spec time), which excludes model loading.
     Tokens, latency and cost come from sampling events that carry them (else None);
     ``cost_per_1k`` is the cost per 1,000 samples attempted (scored + failed).
@@ -68,27 +82,38 @@ class ModelEvalReport(BaseModel):
     kind: Literal["classification", "modelgraded"]
     run_id: str
     log: str
+    baseline: bool = False
     judge: str | None = None
     policy: str | None = None
     n: int
     failed: int = 0
     accuracy: float | None = None
+    accuracy_ci: Interval | None = None
     labels: list[str] = Field(default_factory=list)
     per_class: dict[str, ClassReport] = Field(default_factory=dict)
     macro: ClassReport | None = None
     weighted: ClassReport | None = None
     mcc: float | None = None
+    mcc_ci: Interval | None = None
     invalid: int = 0
     confusion: dict[str, dict[str, int]] = Field(default_factory=dict)
     positive_label: str | None = None
+    fpr: float | None = None
+    fpr_ci: Interval | None = None
     auprc: float | None = None
+    auprc_ci: Interval | None = None
     pr_curve: list[CurvePoint] = Field(default_factory=list)
     choice_counts: dict[str, int] = Field(default_factory=dict)
+    choice_rates: dict[str, Interval] = Field(default_factory=dict)
     mean_score: float | None = None
+    mean_score_ci: Interval | None = None
     metascore: float | None = None
+    metascore_ci: Interval | None = None
     human_n: int | None = None
     human_agreement: float | None = None
+    human_agreement_ci: Interval | None = None
     human_kappa: float | None = None
+    human_kappa_ci: Interval | None = None
     samples_per_s: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -97,6 +122,7 @@ class ModelEvalReport(BaseModel):
     cost_usd: float | None = None
     cost_per_1k: float | None = None
     notes: list[str] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)
 
 
 class Flip(BaseModel):
@@ -114,6 +140,8 @@ class PairedComparison(BaseModel):
     ``a_only``/``b_only``: samples only A / only B got right (McNemar's discordant pairs);
     ``diff`` = B - A of ``metric`` (accuracy, or mean score for model-graded), with a paired
     bootstrap CI (fixed seed). ``flips``: the samples on which they differ.
+    ``significant``: McNemar p < 0.05 and the CI excludes 0 (model-graded: the CI alone);
+    None when the two disagree; ``verdict`` says it in words.
     """
 
     eval: str
@@ -136,6 +164,8 @@ class PairedComparison(BaseModel):
     ci_low: float | None = None
     ci_high: float | None = None
     ci_level: float = 0.95
+    significant: bool | None = None
+    verdict: str = ""
     flips: list[Flip] = Field(default_factory=list)
 
 
@@ -152,23 +182,42 @@ class JudgeAgreement(BaseModel):
     n: int
     agreement: float | None
     kappa: float | None
+    agreement_ci: Interval | None = None
+    kappa_ci: Interval | None = None
 
 
 class Comparison(BaseModel):
-    """Reports of several logs, in the order the logs were given, then the paired figures."""
+    """Reports of several logs, in the order the logs were given, then the paired figures.
+
+    ``baselines``: one ``baseline/majority`` row per classification eval
+    (``ftevals.harness.baselines``), apart from ``rows`` so that ``rows`` stays one per log.
+    ``breakdowns``: per ``--by`` field and classification log, the figures per group
+    (``ftevals.harness.breakdown``).
+    """
 
     rows: list[ModelEvalReport]
+    baselines: list[ModelEvalReport] = Field(default_factory=list)
+    breakdowns: list[Breakdown] = Field(default_factory=list)
     paired: list[PairedComparison] = Field(default_factory=list)
     judges: list[JudgeAgreement] = Field(default_factory=list)
 
 
-def compare_logs(logs: list[EvalLog]) -> Comparison:
-    """One :class:`ModelEvalReport` per log, then paired comparisons and judge agreement."""
+def compare_logs(
+    logs: list[EvalLog], by: list[str] | None = None, min_group: int = MIN_GROUP
+) -> Comparison:
+    """One :class:`ModelEvalReport` per log, the majority baselines, paired comparisons, judge
+    agreement and, per field of ``by``, the figures per group of that sample field."""
+    from ftevals.harness.baselines import add_baselines
+    from ftevals.harness.breakdown import breakdowns
     from ftevals.harness.paired import judge_agreement, paired_comparisons
 
     scored = [score_log(log) for log in logs]
+    baselines = add_baselines(scored)
+    groups = [(log, row, outcomes) for log, (row, outcomes) in zip(logs, scored, strict=True)]
     return Comparison(
         rows=[row for row, _ in scored],
+        baselines=baselines,
+        breakdowns=breakdowns(groups, by or [], min_group),
         paired=paired_comparisons(scored),
         judges=judge_agreement(scored),
     )
@@ -199,9 +248,12 @@ def score_log(log: EvalLog) -> tuple[ModelEvalReport, list[Outcome]]:
             from ftevals.harness.metrics import cohen_kappa
 
             judge, human = [p[0] for p in pairs], [p[1] for p in pairs]
+            agree = sum(j == h for j, h in pairs)
             figures["human_n"] = len(pairs)
-            figures["human_agreement"] = sum(j == h for j, h in pairs) / len(pairs)
-            figures["human_kappa"] = cohen_kappa(judge, human)
+            figures["human_agreement"] = agree / len(pairs)
+            figures["human_agreement_ci"] = intervals.wilson(agree, len(pairs))
+            figures["human_kappa"] = kappa = cohen_kappa(judge, human)
+            figures["human_kappa_ci"] = intervals.kappa_interval(judge, human, kappa)
     elif failed:
         figures, outcomes = {"kind": "classification", "n": 0}, []
     else:

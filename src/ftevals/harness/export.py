@@ -11,27 +11,46 @@ from ftevals.harness.compare import Comparison
 if TYPE_CHECKING:
     import pandas as pd
 
-SUMMARY_COLUMNS = [
-    "eval", "model", "kind", "run_id", "eval_name", "judge", "policy", "n", "failed", "accuracy",
-    "macro_precision", "macro_recall", "macro_f1",
-    "weighted_precision", "weighted_recall", "weighted_f1", "mcc",
-    "invalid", "positive_label", "auprc", "samples_per_s", "prompt_tokens", "completion_tokens",
-    "latency_p50_s", "latency_p95_s", "cost_usd", "cost_per_1k",
-    "choice_counts", "mean_score", "metascore", "human_n", "human_agreement", "human_kappa",
-    "notes", "log",
+
+def _bounds(figures: list[str]) -> list[str]:
+    """The interval columns of figures: ``<figure>_low``, ``<figure>_high``."""
+    return [f"{figure}_{end}" for figure in figures for end in ("low", "high")]
+
+
+SUMMARY_INTERVALS = [
+    "accuracy", "fpr", "macro_precision", "macro_recall", "macro_f1", "weighted_precision",
+    "weighted_recall", "weighted_f1", "mcc", "auprc", "mean_score", "metascore",
+    "human_agreement", "human_kappa",
 ]  # fmt: skip
-PER_CLASS_COLUMNS = ["eval", "model", "run_id", "label", "precision", "recall", "f1", "support"]
+"""Figures of a summary row with an interval (bounds in ``<figure>_low``/``_high``)."""
+SUMMARY_COLUMNS = [
+    "eval", "model", "kind", "baseline", "run_id", "eval_name", "judge", "policy", "n", "failed",
+    "accuracy", "macro_precision", "macro_recall", "macro_f1",
+    "weighted_precision", "weighted_recall", "weighted_f1", "mcc",
+    "invalid", "positive_label", "fpr", "auprc", "samples_per_s", "prompt_tokens",
+    "completion_tokens", "latency_p50_s", "latency_p95_s", "cost_usd", "cost_per_1k",
+    "choice_counts", "mean_score", "metascore", "human_n", "human_agreement", "human_kappa",
+    *_bounds(SUMMARY_INTERVALS), "flags", "notes", "log",
+]  # fmt: skip
+PER_CLASS_COLUMNS = [
+    "eval", "model", "run_id", "label", "precision", "recall", "f1", "support",
+    *_bounds(["precision", "recall", "f1"]),
+]  # fmt: skip
 CONFUSION_COLUMNS = ["eval", "model", "run_id", "expected", "predicted", "count"]
 CURVE_COLUMNS = ["eval", "model", "run_id", "threshold", "precision", "recall", "f1"]
 PAIRED_COLUMNS = [
     "eval", "eval_name", "kind", "model_a", "model_b", "run_a", "run_b", "n", "a_only", "b_only",
     "mcnemar_p", "mcnemar_statistic", "mcnemar_method", "metric", "a_value", "b_value", "diff",
-    "ci_low", "ci_high", "ci_level", "flips",
+    "ci_low", "ci_high", "ci_level", "significant", "verdict", "flips",
 ]  # fmt: skip
 FLIP_COLUMNS = ["eval", "model_a", "model_b", "run_a", "run_b", "sample_id", "expected", "a", "b"]
 JUDGE_COLUMNS = [
     "eval", "eval_name", "policy", "judge_a", "judge_b", "run_a", "run_b", "n", "agreement",
-    "kappa",
+    "kappa", *_bounds(["agreement", "kappa"]),
+]  # fmt: skip
+BREAKDOWN_COLUMNS = [
+    "eval", "model", "run_id", "field", "group", "n", "accuracy", "positives", "recall",
+    "negatives", "fpr", *_bounds(["accuracy", "recall", "fpr"]), "too_small",
 ]  # fmt: skip
 _INT_COLUMNS = {
     "summary": ["n", "failed", "invalid", "prompt_tokens", "completion_tokens", "human_n"],
@@ -39,27 +58,44 @@ _INT_COLUMNS = {
 }
 
 
+def _interval_bounds(model: Any, figures: list[str]) -> dict[str, float | None]:
+    """``<figure>_low``/``_high`` from ``model.<figure>_ci`` (None without an interval)."""
+    found: dict[str, float | None] = {}
+    for figure in figures:
+        ci = getattr(model, f"{figure}_ci", None)
+        found[f"{figure}_low"] = ci.low if ci is not None else None
+        found[f"{figure}_high"] = ci.high if ci is not None else None
+    return found
+
+
 def comparison_frames(comparison: Comparison) -> dict[str, pd.DataFrame]:
-    """Frames ``summary``, ``per_class``, ``confusion``, ``pr_curve``, ``paired``, ``flips``
-    and ``judges`` (the columns are the ``*_COLUMNS`` lists)."""
+    """Frames ``summary`` (models, then baselines), ``per_class``, ``confusion``, ``pr_curve``,
+    ``paired``, ``flips``, ``judges`` and ``breakdown`` (columns: the ``*_COLUMNS`` lists)."""
     import pandas as pd
 
     rows: dict[str, list[dict[str, Any]]] = {
         "summary": [], "per_class": [], "confusion": [], "pr_curve": [],
-        "paired": [], "flips": [], "judges": [],
+        "paired": [], "flips": [], "judges": [], "breakdown": [],
     }  # fmt: skip
-    for row in comparison.rows:
+    for row in [*comparison.rows, *comparison.baselines]:
         record = row.model_dump(include=set(SUMMARY_COLUMNS))
+        record |= _interval_bounds(row, SUMMARY_INTERVALS)
         for name in ("macro", "weighted"):
             avg = getattr(row, name)
             for metric in ("precision", "recall", "f1"):
                 record[f"{name}_{metric}"] = getattr(avg, metric) if avg is not None else None
+                ci = getattr(avg, f"{metric}_ci") if avg is not None else None
+                record[f"{name}_{metric}_low"] = ci.low if ci is not None else None
+                record[f"{name}_{metric}_high"] = ci.high if ci is not None else None
         record["choice_counts"] = json.dumps(row.choice_counts) if row.choice_counts else None
         record["notes"] = "; ".join(row.notes) or None
+        record["flags"] = "; ".join(row.flags) or None
         rows["summary"].append(record)
         keys = {"eval": row.eval, "model": row.model, "run_id": row.run_id}
         for label, report in row.per_class.items():
-            rows["per_class"].append({**keys, "label": label, **report.model_dump()})
+            figures = report.model_dump(include={"precision", "recall", "f1", "support"})
+            bounds = _interval_bounds(report, ["precision", "recall", "f1"])
+            rows["per_class"].append({**keys, "label": label, **figures, **bounds})
         for expected, predicted in row.confusion.items():
             for label, count in predicted.items():
                 cell = {"expected": expected, "predicted": label, "count": count}
@@ -69,11 +105,21 @@ def comparison_frames(comparison: Comparison) -> dict[str, pd.DataFrame]:
         rows["paired"].append({**pair.model_dump(exclude={"flips"}), "flips": len(pair.flips)})
         keys = pair.model_dump(include={"eval", "model_a", "model_b", "run_a", "run_b"})
         rows["flips"] += [{**keys, **flip.model_dump()} for flip in pair.flips]
-    rows["judges"] = [judge.model_dump() for judge in comparison.judges]
+    for judge in comparison.judges:
+        record = judge.model_dump(exclude={"agreement_ci", "kappa_ci"})
+        rows["judges"].append(record | _interval_bounds(judge, ["agreement", "kappa"]))
+    for found in comparison.breakdowns:
+        keys = {"eval": found.eval, "model": found.model, "run_id": found.run_id}
+        for g in found.groups:
+            record = g.model_dump(exclude={"accuracy_ci", "recall_ci", "fpr_ci", "value"})
+            bounds = _interval_bounds(g, ["accuracy", "recall", "fpr"])
+            rows["breakdown"].append(
+                {**keys, "field": found.field, "group": g.value, **record, **bounds}
+            )
     columns = {
         "summary": SUMMARY_COLUMNS, "per_class": PER_CLASS_COLUMNS,
         "confusion": CONFUSION_COLUMNS, "pr_curve": CURVE_COLUMNS, "paired": PAIRED_COLUMNS,
-        "flips": FLIP_COLUMNS, "judges": JUDGE_COLUMNS,
+        "flips": FLIP_COLUMNS, "judges": JUDGE_COLUMNS, "breakdown": BREAKDOWN_COLUMNS,
     }  # fmt: skip
     frames = {name: pd.DataFrame(rows[name], columns=columns[name]) for name in columns}
     for name, ints in _INT_COLUMNS.items():

@@ -18,7 +18,7 @@ import re
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from ftevals.harness import metrics, stats
+from ftevals.harness import intervals, metrics, stats
 from ftevals.harness.compare import Flip, JudgeAgreement, PairedComparison
 from ftevals.harness.scoring import Outcome
 
@@ -73,6 +73,10 @@ def _pair(a: Scored, b: Scored) -> PairedComparison | None:
         flips = [k for k in common if by_a[k].predicted != by_b[k].predicted]
         metric = "mean_score"
     ci = stats.paired_bootstrap(values_a, values_b)
+    pair_p = base.get("mcnemar_p")
+    significant, verdict = significance(
+        ci.diff if ci else None, ci.low if ci else None, ci.high if ci else None, pair_p, metric
+    )
     return PairedComparison(
         **base,
         metric=metric,
@@ -82,11 +86,40 @@ def _pair(a: Scored, b: Scored) -> PairedComparison | None:
         ci_low=ci.low if ci else None,
         ci_high=ci.high if ci else None,
         ci_level=ci.level if ci else 0.95,
+        significant=significant,
+        verdict=verdict,
         flips=[
             Flip(sample_id=k, expected=by_a[k].expected, a=by_a[k].predicted, b=by_b[k].predicted)
             for k in flips
         ],
     )
+
+
+def significance(
+    diff: float | None,
+    low: float | None,
+    high: float | None,
+    p_value: float | None,
+    metric: str,
+    alpha: float = 0.05,
+) -> tuple[bool | None, str]:
+    """Whether B - A is established, and the sentence saying so.
+
+    Classification: significant when McNemar's p < ``alpha`` and the bootstrap CI excludes 0;
+    not significant when neither; undecided (None) when the two disagree. Model-graded: the
+    CI alone.
+    """
+    if diff is None or low is None or high is None:
+        return None, "no samples in common"
+    ci_excludes = low > 0 or high < 0
+    words = f"{diff:+.3f} {metric} (95% CI {low:.3f}..{high:.3f})"
+    if p_value is None:
+        return ci_excludes, f"{words}: {'significant' if ci_excludes else 'not significant'}"
+    words += f", McNemar p={p_value:.2g}"
+    mcnemar = p_value < alpha
+    if mcnemar == ci_excludes:
+        return mcnemar, f"{words}: {'significant' if mcnemar else 'not significant'}"
+    return None, f"{words}: not established (McNemar and the CI disagree)"
 
 
 def paired_comparisons(scored: list[Scored]) -> list[PairedComparison]:
@@ -114,6 +147,7 @@ def judge_agreement(scored: list[Scored]) -> list[JudgeAgreement]:
             continue
         by_b = {o.sample_id: o.predicted or "" for o in out_b}
         pairs = [(o.predicted or "", by_b[o.sample_id]) for o in out_a if o.sample_id in by_b]
+        rater_a, rater_b = [x for x, _ in pairs], [y for _, y in pairs]
         found.append(
             JudgeAgreement(
                 eval=row_a.eval,
@@ -125,7 +159,9 @@ def judge_agreement(scored: list[Scored]) -> list[JudgeAgreement]:
                 run_b=row_b.run_id,
                 n=len(pairs),
                 agreement=_mean([float(x == y) for x, y in pairs]),
-                kappa=metrics.cohen_kappa([x for x, _ in pairs], [y for _, y in pairs]),
+                kappa=(kappa := metrics.cohen_kappa(rater_a, rater_b)),
+                agreement_ci=intervals.wilson(sum(x == y for x, y in pairs), len(pairs)),
+                kappa_ci=intervals.kappa_interval(rater_a, rater_b, kappa),
             )
         )
     return found

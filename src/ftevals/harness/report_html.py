@@ -2,9 +2,11 @@
 
 Plots are drawn with matplotlib (``Figure`` objects, no pyplot state) and embedded as base64
 PNG ``<img>`` data URIs; the style sheet is inline. Nothing is loaded from the network or from
-other files. Per eval: the summary table, confusion matrices, per-class F1 by model, cost per
-1,000 samples against macro F1, precision-recall curves (where probabilities were recorded),
-model-graded choice counts, paired comparisons with the flipped samples, judge agreement.
+other files. Per eval: the summary table (the text report's columns, with 95% intervals, and
+the majority baseline), class balance and flags, confusion matrices, per-class F1 by model,
+cost per 1,000 samples against macro F1, precision-recall curves (where probabilities were
+recorded), model-graded choice counts, paired comparisons with the flipped samples and the
+verdict in words, judge agreement, and the ``--by`` groups as a plot with error bars.
 """
 
 from __future__ import annotations
@@ -16,8 +18,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ftevals.harness.breakdown import Breakdown
 from ftevals.harness.compare import Comparison, ModelEvalReport
-from ftevals.harness.report_text import fmt, fmt_p
+from ftevals.harness.report_text import (
+    FIGURE_COLUMNS,
+    USAGE_COLUMNS,
+    balance_lines,
+    breakdown_table,
+    fmt,
+    fmt_ci,
+    fmt_p,
+    shown,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -30,6 +42,7 @@ th:first-child,td:first-child{text-align:left}
 th{background:#f3f3f3}
 img{max-width:100%;display:block;margin:.5em 0}
 .note{color:#666;font-size:.9em}
+.flag{color:#a00;font-weight:600}
 details{margin:.3em 0 1em}
 """
 
@@ -155,37 +168,114 @@ def choices_plot(rows: list[ModelEvalReport]) -> str:
 
 
 def _summary(rows: list[ModelEvalReport]) -> str:
-    header = ["model", "run", "n", "failed", "accuracy", "macro F1", "MCC", "AUPRC", "invalid"]
-    header += ["score", "lat p50 s", "lat p95 s", "tokens in", "tokens out", "$/1k samples"]
-    body = [
-        [
-            r.model, r.run_id, str(r.n), str(r.failed), fmt(r.accuracy),
-            fmt(r.macro.f1 if r.macro else None), fmt(r.mcc), fmt(r.auprc), str(r.invalid),
-            fmt(r.mean_score), fmt(r.latency_p50_s), fmt(r.latency_p95_s),
-            fmt(r.prompt_tokens), fmt(r.completion_tokens), fmt(r.cost_per_1k, 4),
-        ]
-        for r in rows
-    ]  # fmt: skip
+    """The text report's columns (figures with 95% intervals, then usage), baselines last."""
+    figures = shown(FIGURE_COLUMNS, rows)
+    usage = shown(USAGE_COLUMNS, [r for r in rows if not r.baseline])
+    header = ["model", "run", "n", "failed", "invalid"]
+    header += [title for title, _ in figures] + [title for title, _ in usage]
+    body = []
+    for r in rows:
+        counts = ["-", "-"] if r.baseline else [str(r.failed), str(r.invalid)]
+        cells = [r.model, r.run_id or "-", str(r.n), *counts]
+        cells += [column.cell(r) for _, column in figures]
+        cells += [column.cell(r) if not r.baseline else "-" for _, column in usage]
+        body.append(cells)
     return _table(header, body)
 
 
 def _per_class(rows: list[ModelEvalReport]) -> str:
     body = [
-        [r.model, label, fmt(c.precision), fmt(c.recall), fmt(c.f1), str(c.support)]
+        [
+            r.model, label, fmt_ci(c.precision, c.precision_ci), fmt_ci(c.recall, c.recall_ci),
+            fmt_ci(c.f1, c.f1_ci), str(c.support),
+        ]
         for r in rows
         for label, c in r.per_class.items()
-    ]
+    ]  # fmt: skip
     if not body:
         return ""
     return _table(["model", "label", "precision", "recall", "F1", "support"], body)
 
 
+def _notes(rows: list[ModelEvalReport], baselines: list[ModelEvalReport]) -> str:
+    lines = [line.strip() for line in balance_lines(baselines)]
+    lines += [f"{row.model}: {note}" for row in rows for note in row.notes]
+    flags = [f"{row.model}: {flag}" for row in rows for flag in row.flags]
+    parts = [f'<p class="note">{html.escape(line)}</p>' for line in lines]
+    parts += [f'<p class="flag">{html.escape(flag)}</p>' for flag in flags]
+    return "\n".join(parts)
+
+
+def breakdown_plot(found: list[Breakdown]) -> str:
+    """Per group of one field: accuracy, recall on positives and false-positive rate, with
+    95% intervals as error bars, one colour per model; groups too small to read are pale."""
+    from matplotlib.figure import Figure
+
+    found = [b for b in found if b.groups]
+    if not found:
+        return ""
+    values = list(dict.fromkeys(g.value for b in found for g in b.groups))
+    panels = [("accuracy", "accuracy", "accuracy_ci")]
+    positive = found[0].positive_label
+    if positive:
+        panels += [(f"recall of {positive!r}", "recall", "recall_ci")]
+        panels += [("false-positive rate", "fpr", "fpr_ci")]
+    height = max(2.4, 0.35 * len(values) * len(found) + 1.2)
+    fig = Figure(figsize=(3.6 * len(panels) + 1.6, height), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
+    bar = 0.8 / len(found)
+    repeated = len({b.model for b in found}) < len(found)
+    names_of = [f"{b.model} [{b.run_id}]" if repeated else b.model for b in found]
+    for ax, (title, attr, ci_attr) in zip(axes, panels, strict=True):
+        for k, b in enumerate(found):
+            by_value = {g.value: g for g in b.groups}
+            for i, value in enumerate(values):
+                g = by_value.get(value)
+                x, ci = (getattr(g, attr), getattr(g, ci_attr)) if g else (None, None)
+                if g is None or x is None or ci is None or ci.low is None or ci.high is None:
+                    continue
+                ax.barh(
+                    i + k * bar, x, bar, xerr=[[x - ci.low], [ci.high - x]], capsize=2,
+                    color=f"C{k}", alpha=0.35 if g.too_small else 1.0,
+                    label=names_of[k],
+                )  # fmt: skip
+        ax.set_xlim(0, 1)
+        ax.set_title(title, fontsize=9)
+    sizes = {g.value: g.n for b in found for g in b.groups}
+    names = [
+        f"{v} (n={sizes[v]}, too small)" if sizes[v] < found[0].min_group else f"{v} (n={sizes[v]})"
+        for v in values
+    ]
+    axes[0].set_yticks([i + 0.4 - bar / 2 for i in range(len(values))], names, fontsize=8)
+    axes[0].invert_yaxis()
+    handles, labels = axes[0].get_legend_handles_labels()
+    unique: dict[str, object] = {}
+    for label, handle in zip(labels, handles, strict=True):
+        unique.setdefault(label, handle)  # the first bar: a full-colour one when there is one
+    axes[-1].legend(unique.values(), unique.keys(), fontsize=7, loc="lower right")
+    fig.suptitle(f"by {found[0].field} (95% intervals; pale bars: too small to read)", fontsize=10)
+    return _png(fig)
+
+
+def _breakdown_section(found: list[Breakdown]) -> str:
+    parts = []
+    for field in dict.fromkeys(b.field for b in found):
+        of_field = [b for b in found if b.field == field]
+        parts += [f"<h3>by {html.escape(field)}</h3>", breakdown_plot(of_field)]
+        for b in of_field:
+            header, *body = breakdown_table(b)
+            title = f"{b.model} by {field}"
+            table = _table(header, body) if body else ""
+            note = f'<p class="note">{html.escape(b.note)}</p>' if b.note else ""
+            parts.append(f"<details><summary>{html.escape(title)}</summary>{note}{table}</details>")
+    return "\n".join(part for part in parts if part)
+
+
 def _eval_section(name: str, comparison: Comparison) -> str:
     rows = [r for r in comparison.rows if r.eval == name]
-    parts = [f"<h2>eval: {html.escape(name)}</h2>", _summary(rows)]
-    for row in rows:
-        for note in row.notes:
-            parts.append(f'<p class="note">{html.escape(row.model)}: {html.escape(note)}</p>')
+    baselines = [r for r in comparison.baselines if r.eval == name]
+    parts = [f"<h2>eval: {html.escape(name)}</h2>", _summary(rows + baselines)]
+    parts.append(_notes(rows, baselines))
     parts += [confusion_plot(rows), f1_plot(rows), _per_class(rows), cost_plot(rows)]
     parts += [pr_plot(rows), choices_plot(rows)]
     pairs = [p for p in comparison.paired if p.eval == name]
@@ -202,6 +292,9 @@ def _eval_section(name: str, comparison: Comparison) -> str:
         ]  # fmt: skip
         parts.append(_table(header, body))
         for p in pairs:
+            verdict = f"{p.model_b} vs {p.model_a}: {p.verdict}"
+            parts.append(f'<p class="note">{html.escape(verdict)}</p>')
+        for p in pairs:
             flips = [[f.sample_id, f.expected or "", f.a or "", f.b or ""] for f in p.flips]
             title = f"{len(flips)} samples flipped, {p.model_a} -> {p.model_b}"
             table = _table(["sample", "expected", p.model_a, p.model_b], flips) if flips else ""
@@ -210,10 +303,14 @@ def _eval_section(name: str, comparison: Comparison) -> str:
     if judges:
         parts.append("<h3>judges of the same answers</h3>")
         body = [
-            [j.policy, j.judge_a, j.judge_b, str(j.n), fmt(j.agreement), fmt(j.kappa)]
+            [
+                j.policy, j.judge_a, j.judge_b, str(j.n), fmt_ci(j.agreement, j.agreement_ci),
+                fmt_ci(j.kappa, j.kappa_ci),
+            ]
             for j in judges
-        ]
+        ]  # fmt: skip
         parts.append(_table(["policy", "judge A", "judge B", "n", "agreement", "kappa"], body))
+    parts.append(_breakdown_section([b for b in comparison.breakdowns if b.eval == name]))
     return "\n".join(part for part in parts if part)
 
 

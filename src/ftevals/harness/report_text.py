@@ -1,14 +1,37 @@
-"""The terminal report of a :class:`~ftevals.harness.compare.Comparison`."""
+"""The terminal report of a :class:`~ftevals.harness.compare.Comparison`.
+
+The summary columns (:data:`FIGURE_COLUMNS`, :data:`USAGE_COLUMNS`) are defined once here and
+used by the HTML report too. A figure with an interval reads ``0.935 [0.920, 0.948]`` (the
+95% interval; see ``ftevals.harness.intervals``).
+"""
 
 from __future__ import annotations
 
-from ftevals.harness.compare import Comparison, ModelEvalReport, PairedComparison
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ftevals.harness.breakdown import Breakdown
+from ftevals.harness.compare import (
+    ClassReport,
+    Comparison,
+    JudgeAgreement,
+    ModelEvalReport,
+    PairedComparison,
+)
+from ftevals.harness.intervals import Interval
 
 MAX_FLIPS_SHOWN = 10
 
 
 def fmt(value: float | int | None, digits: int = 3) -> str:
     return "-" if value is None else str(value) if isinstance(value, int) else f"{value:.{digits}f}"
+
+
+def fmt_ci(value: float | int | None, ci: Interval | None, digits: int = 3) -> str:
+    """``0.935 [0.920, 0.948]``; the value alone when it has no interval; ``-`` for None."""
+    if value is None or ci is None or ci.low is None or ci.high is None:
+        return fmt(value, digits)
+    return f"{fmt(value, digits)} [{ci.low:.{digits}f}, {ci.high:.{digits}f}]"
 
 
 def fmt_p(value: float | None) -> str:
@@ -31,29 +54,115 @@ def _grid(rows: list[list[str]], indent: str) -> list[str]:
     ]
 
 
-# (title, ModelEvalReport attribute, decimals): shown when some row of the eval has a value
-OPTIONAL_COLUMNS: list[tuple[str, str, int]] = [
-    ("MCC", "mcc", 3), ("AUPRC", "auprc", 3), ("score", "mean_score", 3),
-    ("human kappa", "human_kappa", 3),
-    ("lat p50 s", "latency_p50_s", 3), ("lat p95 s", "latency_p95_s", 3),
-    ("tokens in", "prompt_tokens", 0), ("tokens out", "completion_tokens", 0),
-    ("cost $", "cost_usd", 4), ("$/1k samples", "cost_per_1k", 4),
+def positive_class(row: ModelEvalReport) -> ClassReport | None:
+    return row.per_class.get(row.positive_label) if row.positive_label else None
+
+
+@dataclass(frozen=True)
+class Column:
+    """A summary column: ``title`` (``{positive}`` = the eval's positive label), the figure,
+    its interval (if any) and decimals. Shown when some row of the eval has a value."""
+
+    title: str
+    value: Callable[[ModelEvalReport], float | int | None]
+    interval: Callable[[ModelEvalReport], Interval | None] = lambda _: None
+    digits: int = 3
+
+    def cell(self, row: ModelEvalReport) -> str:
+        return fmt_ci(self.value(row), self.interval(row), self.digits)
+
+
+def _macro_f1(row: ModelEvalReport) -> float | None:
+    return row.macro.f1 if row.macro is not None else None
+
+
+def _positive_f1(row: ModelEvalReport) -> float | None:
+    return report.f1 if (report := positive_class(row)) is not None else None
+
+
+def _positive_f1_ci(row: ModelEvalReport) -> Interval | None:
+    return report.f1_ci if (report := positive_class(row)) is not None else None
+
+
+FIGURE_COLUMNS: list[Column] = [
+    Column("accuracy", lambda r: r.accuracy, lambda r: r.accuracy_ci),
+    Column("F1 {positive}", _positive_f1, _positive_f1_ci),
+    Column("FPR", lambda r: r.fpr, lambda r: r.fpr_ci),
+    Column("macro F1", _macro_f1, lambda r: r.macro.f1_ci if r.macro is not None else None),
+    Column("MCC", lambda r: r.mcc, lambda r: r.mcc_ci),
+    Column("AUPRC", lambda r: r.auprc, lambda r: r.auprc_ci),
+    Column("score", lambda r: r.mean_score, lambda r: r.mean_score_ci),
+    Column("metascore", lambda r: r.metascore, lambda r: r.metascore_ci),
+    Column("human agreement", lambda r: r.human_agreement, lambda r: r.human_agreement_ci),
+    Column("human kappa", lambda r: r.human_kappa, lambda r: r.human_kappa_ci),
 ]  # fmt: skip
+"""Figures of the eval, with their 95% intervals."""
+
+USAGE_COLUMNS: list[Column] = [
+    Column("samples/s", lambda r: r.samples_per_s, digits=2),
+    Column("lat p50 s", lambda r: r.latency_p50_s),
+    Column("lat p95 s", lambda r: r.latency_p95_s),
+    Column("tokens in", lambda r: r.prompt_tokens),
+    Column("tokens out", lambda r: r.completion_tokens),
+    Column("cost $", lambda r: r.cost_usd, digits=4),
+    Column("$/1k samples", lambda r: r.cost_per_1k, digits=4),
+]  # fmt: skip
+"""Throughput, tokens and cost (no intervals: they describe the run, not the eval)."""
+
+
+def shown(columns: list[Column], rows: list[ModelEvalReport]) -> list[tuple[str, Column]]:
+    """(title, column) of the columns some row has a value for, titles filled in."""
+    positive = next((r.positive_label for r in rows if r.positive_label), None)
+    return [
+        (c.title.format(positive=positive or "positive"), c)
+        for c in columns
+        if any(c.value(r) is not None for r in rows)
+    ]
 
 
 def summary_lines(rows: list[ModelEvalReport]) -> list[str]:
-    """Columns: model, [run], n, failed, accuracy, macro F1, invalid, samples/s, optional."""
+    """Columns: model, [run], n, failed, invalid, then the figures with intervals."""
     show_run = len({row.model for row in rows}) < len(rows)
-    optional = [c for c in OPTIONAL_COLUMNS if any(getattr(r, c[1]) is not None for r in rows)]
-    header = ["model", *(["run"] if show_run else []), "n", "failed", "accuracy", "macro F1"]
-    table = [[*header, "invalid", "samples/s", *(title for title, _, _ in optional)]]
+    columns = shown(FIGURE_COLUMNS, rows)
+    header = ["model", *(["run"] if show_run else []), "n", "failed", "invalid"]
+    table = [[*header, *(title for title, _ in columns)]]
     for row in rows:
-        macro_f1 = row.macro.f1 if row.macro is not None else None
-        cells = [row.model, *([row.run_id] if show_run else []), str(row.n), str(row.failed)]
-        cells += [fmt(row.accuracy), fmt(macro_f1), str(row.invalid), fmt(row.samples_per_s, 2)]
-        cells += [fmt(getattr(row, attr), digits) for _, attr, digits in optional]
-        table.append(cells)
+        counts = ["-", "-"] if row.baseline else [str(row.failed), str(row.invalid)]
+        cells = [row.model, *([row.run_id] if show_run else []), str(row.n), *counts]
+        table.append(cells + [column.cell(row) for _, column in columns])
     return _grid(table, "  ")
+
+
+def usage_lines(rows: list[ModelEvalReport]) -> list[str]:
+    """Throughput, latency, tokens and cost per model (rows of models only)."""
+    rows = [row for row in rows if not row.baseline]
+    columns = shown(USAGE_COLUMNS, rows)
+    if not columns:
+        return []
+    show_run = len({row.model for row in rows}) < len(rows)
+    table = [["model", *(["run"] if show_run else []), *(title for title, _ in columns)]]
+    for row in rows:
+        cells = [row.model, *([row.run_id] if show_run else [])]
+        table.append(cells + [column.cell(row) for _, column in columns])
+    return ["", "  usage:", *_grid(table, "    ")]
+
+
+def balance_lines(baselines: list[ModelEvalReport]) -> list[str]:
+    """Class balance of the eval's samples and what the baseline row is."""
+    lines = []
+    for base in baselines:
+        n = sum(c.support for c in base.per_class.values())
+        shares = ", ".join(
+            f"{label} {c.support} ({c.support / n:.1%})" for label, c in base.per_class.items()
+        )
+        positive = f"; positive label {base.positive_label!r}" if base.positive_label else ""
+        lines.append(f"  class balance of the {n} samples: {shares}{positive}")
+        lines += [f"  {base.model}: {note}" for note in base.notes]
+    return lines
+
+
+def flag_lines(rows: list[ModelEvalReport]) -> list[str]:
+    return [f"  ! {row.model}: {flag}" for row in rows for flag in row.flags]
 
 
 def detail_lines(row: ModelEvalReport) -> list[str]:
@@ -62,22 +171,33 @@ def detail_lines(row: ModelEvalReport) -> list[str]:
     if row.failed:
         lines.append(f"    failed samples (not scored): {row.failed}")
     if row.kind == "modelgraded":
-        counts = ", ".join(f"{choice}={count}" for choice, count in row.choice_counts.items())
-        lines.append(f"    judge: {row.judge}; choices: {counts}")
+        rates = row.choice_rates
+        counts = ", ".join(
+            f"{choice}={count} ({fmt_ci(rate.value, rate)})" if (rate := rates.get(choice))
+            else f"{choice}={count}"
+            for choice, count in row.choice_counts.items()
+        )  # fmt: skip
+        lines.append(f"    judge: {row.judge}; choices (rate [95% CI]): {counts}")
         if row.human_n:
             lines.append(
                 f"    against human labels: n={row.human_n} agreement="
-                f"{fmt(row.human_agreement)} kappa={fmt(row.human_kappa)}"
+                f"{fmt_ci(row.human_agreement, row.human_agreement_ci)} "
+                f"kappa={fmt_ci(row.human_kappa, row.human_kappa_ci)}"
             )
         return lines
     if row.auprc is not None:
-        lines.append(f"    AUPRC (positive class {row.positive_label!r}): {fmt(row.auprc)}")
+        auprc = fmt_ci(row.auprc, row.auprc_ci)
+        lines.append(f"    AUPRC (positive class {row.positive_label!r}): {auprc}")
     table = [["", "precision", "recall", "f1-score", "support"]]
     named = [*row.per_class.items(), ("macro avg", row.macro), ("weighted avg", row.weighted)]
     for name, report in named:
         if report is not None:
-            figures = (report.precision, report.recall, report.f1)
-            table.append([name, *(fmt(x) for x in figures), str(report.support)])
+            figures = [
+                fmt_ci(report.precision, report.precision_ci),
+                fmt_ci(report.recall, report.recall_ci),
+                fmt_ci(report.f1, report.f1_ci),
+            ]
+            table.append([name, *figures, str(report.support)])
     return lines + _grid(table, "    ")
 
 
@@ -101,6 +221,7 @@ def paired_lines(pairs: list[PairedComparison]) -> list[str]:
             ]
         )
     lines = ["", "  paired, on the same samples:", *_grid(table, "    ")]
+    lines += [f"    {pair.model_b} vs {pair.model_a}: {pair.verdict}" for pair in pairs]
     for pair in pairs:
         if pair.flips:
             lines.append(f"    flipped, {pair.model_a} -> {pair.model_b} ({len(pair.flips)}):")
@@ -113,21 +234,61 @@ def paired_lines(pairs: list[PairedComparison]) -> list[str]:
     return lines
 
 
+def judge_lines(judges: list[JudgeAgreement]) -> list[str]:
+    if not judges:
+        return []
+    table = [["policy", "judge A", "judge B", "n", "agreement", "kappa"]]
+    for j in judges:
+        agreement, kappa = fmt_ci(j.agreement, j.agreement_ci), fmt_ci(j.kappa, j.kappa_ci)
+        table.append([j.policy, j.judge_a, j.judge_b, str(j.n), agreement, kappa])
+    return ["", "  judges of the same answers:", *_grid(table, "    ")]
+
+
+def breakdown_table(found: Breakdown) -> list[list[str]]:
+    """Header and one row per group (text and HTML); small groups marked too small to read."""
+    positive = found.positive_label
+    header = [found.field, "n", "accuracy"]
+    if positive:
+        header += ["positives", f"recall {positive}", "negatives", "FPR"]
+    table = [[*header, ""]]
+    for g in found.groups:
+        cells = [g.value, str(g.n), fmt_ci(g.accuracy, g.accuracy_ci)]
+        if positive:
+            cells += [str(g.positives), fmt_ci(g.recall, g.recall_ci)]
+            cells += [str(g.negatives), fmt_ci(g.fpr, g.fpr_ci)]
+        too_small = f"too small to read (n < {found.min_group})"
+        table.append([*cells, too_small if g.too_small else ""])
+    return table
+
+
+def breakdown_lines(found: Breakdown) -> list[str]:
+    """One model's groups of one field."""
+    title = f"  by {found.field}, {found.model}  [run {found.run_id}]"
+    if found.positive_label:
+        title += f" (positive label {found.positive_label!r})"
+    lines = ["", title]
+    if found.note:
+        lines.append(f"    note: {found.note}")
+    return lines + (_grid(breakdown_table(found), "    ") if found.groups else [])
+
+
 def render_table(comparison: Comparison) -> str:
-    """Plain-text report: per eval, a summary line per model, details, paired figures."""
+    """Plain-text report: per eval, a summary line per model and baseline, class balance and
+    flags, usage, details, paired figures, judges and the ``--by`` groups."""
     blocks: list[str] = []
     for name in dict.fromkeys(row.eval for row in comparison.rows):
         rows = [row for row in comparison.rows if row.eval == name]
-        lines = [f"eval: {name}", *summary_lines(rows)]
+        baselines = [row for row in comparison.baselines if row.eval == name]
+        lines = [f"eval: {name}", *summary_lines(rows + baselines)]
+        context = balance_lines(baselines) + flag_lines(rows)
+        lines += ["", *context] if context else []
+        lines += usage_lines(rows)
         for row in rows:
             lines += ["", *detail_lines(row)]
         lines += paired_lines([p for p in comparison.paired if p.eval == name])
-        judges = [j for j in comparison.judges if j.eval == name]
-        if judges:
-            table = [["policy", "judge A", "judge B", "n", "agreement", "kappa"]]
-            for j in judges:
-                cells = [j.policy, j.judge_a, j.judge_b, str(j.n), fmt(j.agreement), fmt(j.kappa)]
-                table.append(cells)
-            lines += ["", "  judges of the same answers:", *_grid(table, "    ")]
+        lines += judge_lines([j for j in comparison.judges if j.eval == name])
+        for found in comparison.breakdowns:
+            if found.eval == name:
+                lines += breakdown_lines(found)
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"

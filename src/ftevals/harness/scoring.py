@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ftevals.errors import InputError
+from ftevals.harness import intervals, metrics
 from ftevals.harness import labels as answers
-from ftevals.harness import metrics
 from ftevals.harness.labels import INVALID as INVALID
 from ftevals.harness.logs import EvalLog, LogEvent
 
@@ -108,9 +108,10 @@ def _probabilities(log: EvalLog) -> dict[str, dict[str, float]]:
 
 
 def positive_label(labels: list[str]) -> str | None:
+    """``unsafe`` when it is a label, else the second of exactly two labels, else None."""
     if POSITIVE_PREFERRED in labels:
         return POSITIVE_PREFERRED
-    return labels[1] if len(labels) > 1 else None
+    return labels[1] if len(labels) == 2 else None
 
 
 def classification(log: EvalLog, failed: set[str]) -> tuple[dict[str, Any], list[Outcome]]:
@@ -126,23 +127,14 @@ def classification(log: EvalLog, failed: set[str]) -> tuple[dict[str, Any], list
         answers.predicted_label(event, truth, labels, rule, sampled)
         for (_, event), truth in zip(matches, y_true, strict=True)
     ]
-    per_class, macro, weighted = metrics.precision_recall_f1(y_true, y_pred, labels)
-    confusion = {label: dict.fromkeys([*labels, INVALID], 0) for label in labels}
-    for true, pred in zip(y_true, y_pred, strict=True):
-        confusion[true][pred] += 1
+    positive = positive_label(labels)
+    probs = _probabilities(log)
+    scored = [probs.get(event.sample_id or "", {}).get(positive or "") for _, event in matches]
+    scores = [float(p) for p in scored if p is not None]
+    figures = classification_figures(
+        y_true, y_pred, labels, scores if len(scores) == len(scored) else None
+    )
     outcomes = [Outcome(key, t, p) for (key, _), t, p in zip(matches, y_true, y_pred, strict=True)]
-    figures: dict[str, Any] = {
-        "kind": "classification",
-        "n": len(matches),
-        "accuracy": sum(o.correct for o in outcomes) / len(outcomes) if outcomes else None,
-        "labels": labels,
-        "per_class": {k: vars(v) for k, v in per_class.items()},
-        "macro": vars(macro),
-        "weighted": vars(weighted),
-        "mcc": metrics.matthews(y_true, y_pred),
-        "invalid": y_pred.count(INVALID),
-        "confusion": confusion,
-    }
     events = [event for _, event in matches]
     overlaps = answers.overlapping_hits(events, y_true, labels, rule, sampled)
     if overlaps:
@@ -151,15 +143,79 @@ def classification(log: EvalLog, failed: set[str]) -> tuple[dict[str, Any], list
             f"{overlaps} answers scored right by {cls} also name another label "
             "(substring or prefix of one another): kept right, as evals scored them"
         ]
-    positive = positive_label(labels)
-    probs = _probabilities(log)
-    scored = [probs.get(event.sample_id or "", {}).get(positive or "") for _, event in matches]
-    if positive is not None and outcomes and all(p is not None for p in scored):
-        truth = [o.expected == positive for o in outcomes]
-        ap, curve = metrics.precision_recall_sweep(truth, [float(p or 0.0) for p in scored])
-        figures |= {"positive_label": positive, "auprc": ap}
-        figures["pr_curve"] = [vars(p) for p in metrics.thin(curve, MAX_CURVE_POINTS)]
     return figures, outcomes
+
+
+def classification_figures(
+    y_true: list[str], y_pred: list[str], labels: list[str], scores: list[float] | None = None
+) -> dict[str, Any]:
+    """The figures of a classification row, each with its interval (``ftevals.harness.
+    intervals``). ``scores``: p(positive label) per sample, for AUPRC and the sweep."""
+    per_class, macro, weighted = metrics.precision_recall_f1(y_true, y_pred, labels)
+    confusion = {label: dict.fromkeys([*labels, INVALID], 0) for label in labels}
+    for true, pred in zip(y_true, y_pred, strict=True):
+        confusion[true][pred] += 1
+    n = len(y_true)
+    positive = positive_label(labels)
+    truth = [t == positive for t in y_true]
+    with_scores = positive is not None and n > 0 and scores is not None
+    index = {label: i for i, label in enumerate([*labels, INVALID])}
+    t_index, p_index = [index[t] for t in y_true], [index[p] for p in y_pred]
+
+    def statistic(counts: Any) -> dict[str, Any]:
+        matrix = intervals.confusion_counts(counts, t_index, p_index, len(index))
+        found = intervals.classification_figures(matrix, len(labels))
+        if with_scores and scores is not None:
+            found["auprc"] = intervals.average_precision(counts, truth, scores)
+        return found
+
+    draws = intervals.bootstrap(n, statistic)
+
+    def averaged(name: str, prf: metrics.PRF) -> dict[str, Any]:
+        ci = {
+            f"{figure}_ci": intervals.percentile_interval(
+                getattr(prf, figure), draws.get(f"{name}_{figure}"), n
+            )
+            for figure in ("precision", "recall", "f1")
+        }
+        return vars(prf) | ci
+
+    classes = {}
+    for i, (label, prf) in enumerate(per_class.items()):
+        tp, predicted = confusion[label][label], sum(row[label] for row in confusion.values())
+        classes[label] = vars(prf) | {
+            "precision_ci": intervals.share(tp, predicted, prf.precision),
+            "recall_ci": intervals.share(tp, prf.support, prf.recall),
+            "f1_ci": intervals.percentile_interval(prf.f1, draws.get(f"f1:{i}"), n),
+        }
+    correct = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t == p)
+    mcc = metrics.matthews(y_true, y_pred)
+    figures: dict[str, Any] = {
+        "kind": "classification",
+        "n": n,
+        "accuracy": correct / n if n else None,
+        "accuracy_ci": intervals.wilson(correct, n),
+        "labels": labels,
+        "per_class": classes,
+        "macro": averaged("macro", macro),
+        "weighted": averaged("weighted", weighted),
+        "mcc": mcc,
+        "mcc_ci": intervals.percentile_interval(mcc, draws.get("mcc"), n),
+        "invalid": y_pred.count(INVALID),
+        "confusion": confusion,
+        "positive_label": positive,
+    }
+    if positive is not None:
+        negatives = [p for t, p in zip(y_true, y_pred, strict=True) if t != positive]
+        false_pos = negatives.count(positive)
+        figures["fpr"] = false_pos / len(negatives) if negatives else None
+        figures["fpr_ci"] = intervals.wilson(false_pos, len(negatives))
+    if with_scores and scores is not None:
+        ap, curve = metrics.precision_recall_sweep(truth, scores)
+        figures["auprc"] = ap
+        figures["auprc_ci"] = intervals.percentile_interval(ap, draws.get("auprc"), n)
+        figures["pr_curve"] = [vars(p) for p in metrics.thin(curve, MAX_CURVE_POINTS)]
+    return figures
 
 
 def _number(value: object) -> float | None:
@@ -185,13 +241,18 @@ def modelgraded(log: EvalLog, failed: set[str]) -> tuple[dict[str, Any], list[Ou
     choices = Counter(o.predicted for o in outcomes)
     scores = [o.score for o in outcomes if o.score is not None]
     metascores = [float(m) for _, e in graded if isinstance(m := e.data.get("metascore"), bool)]
+    n = len(graded)
+    counts = dict(sorted((str(k), v) for k, v in choices.items()))
     figures = {
         "kind": "modelgraded",
-        "n": len(graded),
+        "n": n,
         "invalid": choices.get(INVALID, 0),
-        "choice_counts": dict(sorted((str(k), v) for k, v in choices.items())),
+        "choice_counts": counts,
+        "choice_rates": {choice: intervals.wilson(count, n) for choice, count in counts.items()},
         "mean_score": _mean(scores),
+        "mean_score_ci": intervals.mean_interval(scores),
         "metascore": _mean(metascores),
+        "metascore_ci": intervals.wilson(int(sum(metascores)), len(metascores)),
     }
     return figures, outcomes
 
@@ -210,28 +271,41 @@ def judge_and_policy(log: EvalLog) -> tuple[str | None, str]:
     return (fns[-1] if fns else None), ",".join(fns[:-1] if len(fns) > 1 else fns)
 
 
-def human_labels(log: EvalLog) -> tuple[dict[str, str], str | None]:
-    """Sample id -> the ``choice`` a person gave (evals' metaeval samples), or why none.
+def samples_file(log: EvalLog) -> tuple[Path | None, str | None]:
+    """The eval's samples file, found as evals finds it, or None and why not.
 
-    The samples file is found as evals finds it: ``samples_jsonl`` as given, else under
-    ``<eval registry_path>/data``; sample ``<base>.<split>.<i>`` is line ``i`` of the file.
+    ``samples_jsonl`` as given, else under ``<eval registry_path>/data``.
     """
-    from ftevals.jsonl import read_jsonl
-
-    args = spec_args(log)
-    name = args.get("samples_jsonl")
+    name = spec_args(log).get("samples_jsonl")
     if not isinstance(name, str):
-        return {}, None
+        return None, "the eval names no samples_jsonl"
     eval_spec = log.spec.get("run_config", {}).get("eval_spec", {})
     root = eval_spec.get("registry_path") if isinstance(eval_spec, dict) else None
     candidates = [Path(name)] + ([Path(str(root)) / "data" / name] if root else [])
     path = next((p for p in candidates if p.is_file()), None)
+    return (path, None) if path else (None, f"samples file {name} not found")
+
+
+def sample_line(log: EvalLog, sample_id: str) -> int | None:
+    """The 0-based row of the samples file behind ``sample_id`` (``<base>.<split>.<i>``,
+    with ``#k`` for a repeat), or None when the id has another form."""
+    prefix = f"{log.base_eval}.{log.split}."
+    tail = sample_id.split("#", 1)[0].removeprefix(prefix)
+    return int(tail) if tail != sample_id and tail.isdigit() else None
+
+
+def human_labels(log: EvalLog) -> tuple[dict[str, str], str | None]:
+    """Sample id -> the ``choice`` a person gave (evals' metaeval samples), or why none."""
+    from ftevals.jsonl import read_jsonl
+
+    if not isinstance(spec_args(log).get("samples_jsonl"), str):
+        return {}, None
+    path, why = samples_file(log)
     if path is None:
-        return {}, f"human labels not checked: samples file {name} not found"
-    rows = read_jsonl(path)
+        return {}, f"human labels not checked: {why}"
     labels = {}
     prefix = f"{log.base_eval}.{log.split}."
-    for i, row in enumerate(rows):
+    for i, row in enumerate(read_jsonl(path)):
         if isinstance(row.get("choice"), str):
             labels[f"{prefix}{i}"] = row["choice"]
     return labels, None
