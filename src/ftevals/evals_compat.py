@@ -49,8 +49,6 @@ def registry_class() -> type[Any]:
             if self.get_completion_fn(name) is None:
                 from evals.utils.misc import make_object
 
-                from ftevals.completion_fns.compatible import prefixed_spec
-
                 routed = prefixed_spec(name)
                 if routed is not None:
                     cls, args = routed
@@ -58,3 +56,26 @@ def registry_class() -> type[Any]:
             return super().make_completion_fn(name, **kwargs)
 
     return FtevalsRegistry
+
+
+#: ``provider/<model>`` prefixes routed to a completion function class (by its import path, so
+#: this module imports nothing of ftevals), and the argument the rest of the name fills.
+ROUTES: dict[str, tuple[str, str]] = {
+    "openai": ("ftevals.completion_fns.openai_chat:OpenAIChatCompletionFn", "model"),
+    "azure": ("ftevals.completion_fns.azure:AzureCompletionFn", "deployment"),
+    "octoai": ("ftevals.completion_fns.compatible:OctoAICompletionFn", "model"),
+    "openpipe": ("ftevals.completion_fns.openpipe:OpenPipeCompletionFn", "model"),
+}
+
+
+def prefixed_spec(name: str) -> tuple[str, dict[str, str]] | None:
+    """``(class path, args)`` for a ``provider/<model>`` name not in the registry, else None.
+
+    For a registry hook (``Registry.make_completion_fn``) that accepts any model after a
+    known prefix; plain ``oaieval`` needs the registry entries of ``remote.yaml`` instead.
+    """
+    prefix, _, rest = name.partition("/")
+    if not rest or prefix not in ROUTES:
+        return None
+    cls, arg = ROUTES[prefix]
+    return cls, {arg: rest}

@@ -1,5 +1,8 @@
 """The one JSONL reader and writer: line-numbered errors, atomic writes.
 
+:func:`write_atomic` and :func:`atomic_path` are the one write-then-rename of the package (any
+file, JSONL or not), and :func:`file_sha256` the one file hash.
+
 :func:`iter_records` is the one line-numbered reader loop: JSONL (:func:`iter_jsonl`) and, with
 a text parser, files of one prompt a line (:func:`ftevals.converters.readers.iter_lines`).
 """
@@ -7,6 +10,8 @@ a text parser, files of one prompt a line (:func:`ftevals.converters.readers.ite
 from __future__ import annotations
 
 import codecs
+import contextlib
+import hashlib
 import json
 import json.encoder
 import os
@@ -259,3 +264,41 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
         for row in rows:
             writer.write(row)
     return writer.count
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; renamed onto ``path`` when the block ends
+    without an exception, removed otherwise. Readers see the old file or the new one, never a
+    half-written one. The parent directory is created."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write a whole file atomically (text as UTF-8, newlines as given). Returns the path."""
+    with atomic_path(path) as tmp:
+        if isinstance(data, str):
+            with tmp.open("w", encoding="utf-8", newline="") as fh:
+                fh.write(data)
+        else:
+            tmp.write_bytes(data)
+    return Path(path)
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (hex), read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

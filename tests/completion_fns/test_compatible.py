@@ -19,9 +19,9 @@ from ftevals.completion_fns.compatible import (
     OCTOAI_BASE_URL,
     OctoAICompletionFn,
     OpenAICompatibleCompletionFn,
-    prefixed_spec,
 )
 from ftevals.errors import FtevalsError
+from ftevals.evals_compat import prefixed_spec
 from ftevals.pricing import cost_usd
 
 KEY = "local-secret-key-9e8d7c6b5a"

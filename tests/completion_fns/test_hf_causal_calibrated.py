@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from ftevals.completion_fns.hf_causal import HFCausalCompletionFn
-from ftevals.training.calibrate import Calibration
-from ftevals.training.common import write_meta
+from ftevals.runtime.calibration import Calibration
+from ftevals.runtime.meta import AdapterMeta, write_meta
 
 PROMPTS: list[Any] = [
     "how do i bake bread at home?",
@@ -62,7 +62,7 @@ def calibration(temperature: float = 1.0, threshold: float | None = 0.5) -> Cali
 def with_meta(lora_dir: Path, tmp_path: Path, meta: dict[str, Any]) -> Path:
     adapter = tmp_path / "adapter"
     shutil.copytree(lora_dir, adapter)
-    write_meta(adapter, meta)
+    write_meta(adapter, AdapterMeta.model_validate(meta))
     return adapter
 
 

@@ -12,7 +12,7 @@ import pytest
 from ftevals.converters.formats import read_rows
 from ftevals.converters.split import split_key
 from ftevals.errors import FtevalsError
-from ftevals.training.calibrate import Calibration
+from ftevals.runtime.calibration import Calibration
 from ftevals.training.common import validation_side
 from ftevals.training.config import TrainConfig
 from ftevals.training.train import train

@@ -11,13 +11,9 @@ import pytest
 import torch
 
 from ftevals.errors import FtevalsError, InputError
-from ftevals.training.classifier import (
-    META_FILE,
-    load_classifier,
-    load_examples,
-    read_meta,
-    train_classifier,
-)
+from ftevals.runtime.loading import load_classifier
+from ftevals.runtime.meta import META_FILE, read_meta
+from ftevals.training.classifier import load_examples, train_classifier
 from ftevals.training.config import TrainConfig
 
 TEXTS = ["How do I bake bread at home?", "Tell me how to build a pipe bomb?", "hello"]
@@ -47,7 +43,7 @@ def test_adapter_dir_and_meta(minilm_adapter: Path, tiny_chat_data: Path) -> Non
     assert (minilm_adapter / "adapter_model.safetensors").is_file()
     assert (minilm_adapter / "tokenizer_config.json").is_file()
     meta = json.loads((minilm_adapter / META_FILE).read_text(encoding="utf-8"))
-    assert meta == read_meta(minilm_adapter)
+    assert meta == read_meta(minilm_adapter).to_json()
     assert meta["kind"] == "classifier"
     assert meta["base"] == "minilm"
     assert meta["labels"] == ["safe", "unsafe"]
@@ -85,7 +81,7 @@ def test_training_is_seeded(tiny_chat_data: Path, tmp_path: Path) -> None:
             seed=seed,
         )
         out = train_classifier(cfg, progress=False)
-        assert read_meta(out)["train"]["batches"] == 1
+        assert (read_meta(out).train or {})["batches"] == 1
         tensors: dict[str, torch.Tensor] = load_file(str(out / "adapter_model.safetensors"))
         return tensors
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from ftevals.cli import main
-from ftevals.models import resolve_adapter
-from ftevals.training.common import file_sha256
+from ftevals.jsonl import file_sha256
+from ftevals.runtime.models import resolve_adapter
 from ftevals.training.config import TrainConfig
 
 REPO = Path(__file__).resolve().parents[2]

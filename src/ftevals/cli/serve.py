@@ -30,6 +30,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         name=args.name,
         batch_size=args.batch_size,
         max_tokens=args.max_tokens,
+        classifier_backend=args.backend,
+        quantize=args.quantize,
     )
     url = base_url(sock)
     print(f"serving {', '.join(backend.models())} at {url}/v1", flush=True)
@@ -45,6 +47,18 @@ def register(sub: Any) -> None:
         "--adapter", metavar="DIR", action="append", default=[], help="LoRA adapter (repeatable)"
     )
     p.add_argument("--classifier", metavar="ADAPTER", help="also serve a LoRA classifier")
+    p.add_argument(
+        "--backend",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="classifier backend: torch, or onnx (exported once, cached; default torch)",
+    )
+    p.add_argument(
+        "--quantize",
+        choices=("none", "int8"),
+        default="none",
+        help="classifier weights: none (float32) or int8 (dynamic; default none)",
+    )
     p.add_argument("--name", help="served model id (default: model ref plus +adapter names)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")

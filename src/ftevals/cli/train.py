@@ -71,7 +71,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from ftevals.models import resolve_adapter
+    from ftevals.runtime.models import resolve_adapter
     from ftevals.training.classifier import recalibrate
 
     adapter = resolve_adapter(args.adapter, "Train one with `ftevals train --val-fraction F`.")

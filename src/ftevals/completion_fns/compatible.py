@@ -109,25 +109,3 @@ class OctoAICompletionFn(OpenAICompatibleCompletionFn):
     default_base_url = OCTOAI_BASE_URL
     default_key_env = "OCTOAI_API_KEY"
     base_url_env = "OCTOAI_BASE_URL"
-
-
-def prefixed_spec(name: str) -> tuple[str, dict[str, str]] | None:
-    """``(class path, args)`` for a ``provider/<model>`` name not in the registry, else None.
-
-    For a registry hook (``Registry.make_completion_fn``) that accepts any model after a
-    known prefix; plain ``oaieval`` needs the registry entries of ``remote.yaml`` instead.
-    """
-    prefix, _, rest = name.partition("/")
-    if not rest:
-        return None
-    module = "ftevals.completion_fns"
-    routes = {
-        "openai": (f"{module}.openai_chat:OpenAIChatCompletionFn", "model"),
-        "azure": (f"{module}.azure:AzureCompletionFn", "deployment"),
-        "octoai": (f"{module}.compatible:OctoAICompletionFn", "model"),
-        "openpipe": (f"{module}.openpipe:OpenPipeCompletionFn", "model"),
-    }
-    if prefix not in routes:
-        return None
-    cls, arg = routes[prefix]
-    return cls, {arg: rest}

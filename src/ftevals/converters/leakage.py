@@ -225,7 +225,7 @@ def _embed_unique(texts: list[str], batch_size: int) -> np.ndarray:
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from ftevals.models import resolve_model
+    from ftevals.runtime.models import resolve_model
 
     hf_logging.disable_progress_bar()
     path = resolve_model(EMBED_MODEL)
@@ -256,7 +256,7 @@ def _cache_file(texts: list[str]) -> Path:
     from importlib import metadata
 
     from ftevals import paths
-    from ftevals.models import resolve_model
+    from ftevals.runtime.models import resolve_model
 
     model = Path(resolve_model(EMBED_MODEL))
     digest = hashlib.sha256()

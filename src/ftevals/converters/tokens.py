@@ -7,8 +7,8 @@
   counts are tiktoken's exactly. Chat examples are counted as the OpenAI cookbook does: 3 tokens
   per message, its values, 1 more per ``name``, 3 to prime the reply ("not exact", it says).
 * Local models (``minilm``, ``smollm2-135m``, a directory or a hub id): the Hugging Face
-  tokenizer through :func:`ftevals.models.resolve_model`, with the model's chat template when
-  it has one (that is the exact training length).
+  tokenizer through :func:`ftevals.runtime.models.resolve_model`, with the model's chat
+  template when it has one (that is the exact training length).
 
 Example limits come from ``ftevals/data/context_lengths.yaml`` (the one table; the limit of a
 local model is its tokenizer's or config's).
@@ -189,7 +189,7 @@ class HFCounter:
     sum of the message contents plus the tokenizer's special tokens."""
 
     def __init__(self, ref: str) -> None:
-        from ftevals.models import resolve_model
+        from ftevals.runtime.models import resolve_model
 
         path = resolve_model(ref)
         try:

@@ -4,8 +4,10 @@ Every completion function the engine builds is wrapped in :class:`CachingComplet
 is looked up by
 
 * the function's spec: registry name, class, registry ``args`` and ``--completion_args``;
-* the adapter hash, where the function has adapters (``adapter_dir`` / ``adapter_dirs``
-  attributes: SHA-256 of each ``adapter_model.safetensors``), so a retrained adapter misses;
+* the model's fingerprint, where the function runs a local model (its ``fingerprint``, or its
+  ``adapter_dir`` / ``adapter_dirs``: adapter weights, adapter config, calibration and base,
+  :mod:`ftevals.runtime.fingerprint`), so a retrained, reconfigured or recalibrated adapter
+  misses;
 * the prompt and the call parameters (``temperature``, ``max_tokens``, ...);
 * the sample id and the call's ordinal within the sample, so that repeated identical calls
   (several completions sampled at temperature > 0) each keep their own answer.
@@ -34,11 +36,11 @@ from typing import Any
 from evals.api import CompletionResult
 
 from ftevals.errors import InputError
+from ftevals.runtime.fingerprint import of_completion_fn
 
 logger = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
-ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 
 
 def _jsonable(value: Any) -> Any:
@@ -62,29 +64,10 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def adapter_hashes(fn: object) -> list[str]:
-    """SHA-256 of the adapter weights of a completion function ([] when it has no adapter)."""
-    dirs: list[Any] = []
-    single = getattr(fn, "adapter_dir", None)
-    if single:
-        dirs.append(single)
-    many = getattr(fn, "adapter_dirs", None)
-    if isinstance(many, list | tuple):
-        dirs.extend(many)
-    hashes = []
-    for directory in dirs:
-        weights = [Path(directory) / name for name in ADAPTER_WEIGHTS]
-        found = next((path for path in weights if path.is_file()), None)
-        hashes.append(file_sha256(found) if found else f"missing:{Path(directory).resolve()}")
-    return hashes
+    """The fingerprint of a completion function's local model ([] when it has none): adapter
+    weights, adapter config, calibration and base (:mod:`ftevals.runtime.fingerprint`)."""
+    return of_completion_fn(fn)
 
 
 class CachedCompletionResult(CompletionResult):  # type: ignore[misc]

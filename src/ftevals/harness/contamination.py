@@ -110,7 +110,7 @@ class _Adapter:
 
 def _read_training(ref: str, adapter_dir: Path) -> _Adapter:
     from ftevals.converters.leakage import read_prompts
-    from ftevals.training.common import file_sha256
+    from ftevals.jsonl import file_sha256
 
     adapter = _Adapter(ref)
     try:
@@ -217,7 +217,7 @@ def contamination_warnings(logs: Iterable[EvalLog], *, paraphrase: bool = True) 
         find_leaks,
         read_prompts,
     )
-    from ftevals.models import resolve_adapter
+    from ftevals.runtime.models import resolve_adapter
 
     adapters: dict[Path, _Adapter] = {}
     jobs: dict[tuple[str, str], tuple[list[Path], Path | None]] = {}

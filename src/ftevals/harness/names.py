@@ -84,7 +84,7 @@ def _unknown(
 ) -> list[str]:
     from evals.registry import is_chat_model
 
-    from ftevals.completion_fns.compatible import prefixed_spec
+    from ftevals.evals_compat import prefixed_spec
 
     lines: list[str] = []
     own = _own_names(registries)

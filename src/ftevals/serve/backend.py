@@ -1,10 +1,10 @@
 """What the server runs: local models behind one small, blocking interface.
 
-:class:`LocalBackend` wraps the local completion functions (no second implementation of
-a model): the causal LM's :class:`DynamicBatcher` gathers concurrent HTTP requests into
-batches exactly as it gathers evals' worker threads, and a LoRA classifier answers with
-its label. The completion functions' ``__call__`` is not used because it records a
-sampling event, which needs an evals recorder (there is none in a server).
+:class:`LocalBackend` holds runtime models (:mod:`ftevals.runtime`, the same code the
+completion functions run, without their evals recording): the causal LM's
+:class:`~ftevals.runtime.batching.DynamicBatcher` gathers concurrent HTTP requests into
+batches exactly as it gathers evals' worker threads, and a LoRA classifier (PyTorch or ONNX
+backend) answers with its label.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ftevals.completion_fns.hf_causal import HFCausalCompletionFn
-    from ftevals.completion_fns.hf_classifier import HFClassifierCompletionFn
+    from ftevals.runtime.causal import CausalLM
+    from ftevals.runtime.classifier import Classifier
 
 
 @dataclass(frozen=True)
@@ -64,14 +64,16 @@ class LocalBackend:
 
     def __init__(
         self,
-        causal: HFCausalCompletionFn | None = None,
-        classifier: HFClassifierCompletionFn | None = None,
+        causal: CausalLM | None = None,
+        classifier: Classifier | None = None,
         name: str | None = None,
+        max_tokens: int = 256,
     ) -> None:
         if causal is None and classifier is None:
             raise ValueError("a backend needs a causal model or a classifier")
         self.causal = causal
         self.classifier = classifier
+        self.default_max_tokens = max_tokens
         self.causal_id = (name or causal.name) if causal is not None else None
         self.classifier_id = classifier.name if classifier is not None else None
 
@@ -85,26 +87,26 @@ class LocalBackend:
         batch_size: int = 16,
         max_wait_ms: float = 10.0,
         max_tokens: int = 256,
+        classifier_backend: str = "torch",
+        quantize: str = "none",
     ) -> LocalBackend:
         """Load the models named on the command line."""
-        causal_fn = None
+        causal_lm = None
         if model:
-            from ftevals.completion_fns.hf_causal import HFCausalCompletionFn
+            from ftevals.runtime.causal import CausalLM
 
-            causal_fn = HFCausalCompletionFn(
-                model,
-                adapters=list(adapters or []),
-                max_tokens=max_tokens,
-                batch_size=batch_size,
-                max_wait_ms=max_wait_ms,
+            causal_lm = CausalLM(
+                model, adapters=list(adapters or []), batch_size=batch_size, max_wait_ms=max_wait_ms
             )
-            name = name or default_name(model, [str(d) for d in causal_fn.adapter_dirs])
-        classifier_fn = None
+            name = name or default_name(model, [str(d) for d in causal_lm.adapter_dirs])
+        loaded_classifier = None
         if classifier:
-            from ftevals.completion_fns.hf_classifier import HFClassifierCompletionFn
+            from ftevals.runtime.classifier import Classifier
 
-            classifier_fn = HFClassifierCompletionFn(classifier, batch_size=batch_size)
-        return cls(causal_fn, classifier_fn, name)
+            loaded_classifier = Classifier(
+                classifier, batch_size=batch_size, backend=classifier_backend, quantize=quantize
+            )
+        return cls(causal_lm, loaded_classifier, name, max_tokens)
 
     def models(self) -> list[str]:
         return [m for m in (self.causal_id, self.classifier_id) if m is not None]
@@ -116,9 +118,9 @@ class LocalBackend:
             return self._classify(messages)
         if model != self.causal_id or self.causal is None:
             raise KeyError(model)
-        from ftevals.completion_fns.hf_causal import GenRequest
+        from ftevals.runtime.causal import GenRequest
 
-        budget = sampling.max_tokens or self.causal.default_max_tokens
+        budget = sampling.max_tokens or self.default_max_tokens
         request = GenRequest(
             messages=tuple(messages),
             max_new_tokens=budget,
@@ -126,7 +128,7 @@ class LocalBackend:
             top_p=sampling.top_p,
             stop=sampling.stop,
         )
-        result = self.causal.batcher.submit(request)
+        result = self.causal.generate(request)
         extra = {} if result.probs is None else {"probs": result.probs}
         stopped_early = result.completion_tokens < budget or bool(self.causal.choices)
         return Generation(
@@ -138,9 +140,9 @@ class LocalBackend:
         )
 
     def _classify(self, messages: list[tuple[str, str]]) -> Generation:
-        from ftevals.completion_fns.base import text_to_classify
+        from ftevals.runtime.text import text_to_classify
 
         assert self.classifier is not None
         prompt = [{"role": role, "content": content} for role, content in messages]
-        label, probs, n_tokens = self.classifier.batcher.submit(text_to_classify(prompt))
+        label, probs, n_tokens = self.classifier.classify(text_to_classify(prompt))
         return Generation(label, n_tokens, 0, "stop", {"probs": probs})

@@ -79,17 +79,6 @@ def collate(examples: list[Encoded], pad_id: int) -> dict[str, Any]:
     return batch
 
 
-def accepts_logits_to_keep(model: Any) -> bool:
-    """True when the causal LM can project only chosen positions onto the vocabulary."""
-    import inspect
-
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    try:
-        return "logits_to_keep" in inspect.signature(base.forward).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def forward_loss(model: Any, batch: dict[str, Any], trim: bool) -> Any:
     """Mean loss of a batch. Causal batches with ``trim`` compute logits only at the positions
     that predict a loss token: the vocabulary projection dominates the cost of a small LM,

@@ -11,7 +11,9 @@ adapter in ``ftevals.json`` under ``calibration``:
   label on the validation split (ties: the higher threshold, fewer false positives),
   optionally among thresholds whose validation false-positive rate is at most ``max_fpr``.
 
-Pure Python on lists: a validation split has hundreds of rows, not millions.
+The temperature is found by ``scipy.optimize.minimize_scalar`` (bounded, on log T) and the
+threshold sweep counts errors with ``sklearn.metrics.roc_curve``; :class:`Calibration` and its
+application at inference live in :mod:`ftevals.runtime.calibration`.
 """
 
 from __future__ import annotations
@@ -20,33 +22,20 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from ftevals.errors import FtevalsError
+from ftevals.runtime.calibration import Calibration, decide, softmax
 
-
-class Calibration(BaseModel):
-    """How a classifier turns logits into probabilities and a label."""
-
-    method: str = Field(default="temperature", description="Calibration method.")
-    temperature: float = Field(gt=0, description="Logits are divided by this before softmax.")
-    positive_label: str | None = Field(
-        default=None, description="Label the threshold applies to (two-label classifiers)."
-    )
-    threshold: float | None = Field(
-        default=None, ge=0, le=1, description="Answer positive_label when its probability >= this."
-    )
-    examples: int = Field(description="Validation examples the calibration was fitted on.")
-    nll_before: float = Field(description="Validation negative log-likelihood at T = 1.")
-    nll_after: float = Field(description="Validation negative log-likelihood at the fitted T.")
-    ece_before: float = Field(description="Expected calibration error (10 bins) at T = 1.")
-    ece_after: float = Field(description="Expected calibration error at the fitted T.")
-    f1_at_threshold: float | None = Field(
-        default=None, description="Validation F1 of positive_label at the threshold."
-    )
-    max_fpr: float | None = Field(
-        default=None, description="Bound on the validation false-positive rate, if one was set."
-    )
+__all__ = [
+    "Calibration",
+    "best_threshold",
+    "calibrate",
+    "decide",
+    "describe",
+    "expected_calibration_error",
+    "fit_temperature",
+    "nll",
+    "softmax",
+]
 
 
 def describe(calibration: Calibration) -> str:
@@ -56,31 +45,6 @@ def describe(calibration: Calibration) -> str:
         f"T={calibration.temperature:.3f}, threshold={calibration.threshold}, "
         f"ECE {calibration.ece_before:.3f} -> {calibration.ece_after:.3f}"
     )
-
-
-def decide(
-    logits: Sequence[float], labels: Sequence[str], calibration: Calibration | None
-) -> tuple[str, list[float]]:
-    """The answer and the (calibrated, when ``calibration`` is given) class probabilities."""
-    if calibration is None:
-        probs = softmax(logits)
-        return labels[max(range(len(probs)), key=probs.__getitem__)], probs
-    probs = softmax([x / calibration.temperature for x in logits])
-    positive = calibration.positive_label
-    if calibration.threshold is not None and positive is not None and positive in labels:
-        index = list(labels).index(positive)
-        if probs[index] >= calibration.threshold:
-            return positive, probs
-        others = [i for i in range(len(labels)) if i != index]
-        return labels[max(others, key=probs.__getitem__)], probs
-    return labels[max(range(len(probs)), key=probs.__getitem__)], probs
-
-
-def softmax(row: Sequence[float]) -> list[float]:
-    top = max(row)
-    exps = [math.exp(x - top) for x in row]
-    total = sum(exps)
-    return [e / total for e in exps]
 
 
 def nll(logits: Sequence[Sequence[float]], targets: Sequence[int], temperature: float) -> float:
@@ -95,23 +59,18 @@ def nll(logits: Sequence[Sequence[float]], targets: Sequence[int], temperature: 
 
 
 def fit_temperature(logits: Sequence[Sequence[float]], targets: Sequence[int]) -> float:
-    """The T in [0.05, 20] minimising :func:`nll` (golden-section search on log T)."""
+    """The T in [0.05, 20] minimising :func:`nll` (bounded Brent search on log T, scipy)."""
+    from scipy.optimize import minimize_scalar
+
     if not targets:
         raise FtevalsError("calibration needs at least one validation example")
-    lo, hi = math.log(0.05), math.log(20.0)
-    ratio = (math.sqrt(5) - 1) / 2
-    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-    fa, fb = nll(logits, targets, math.exp(a)), nll(logits, targets, math.exp(b))
-    for _ in range(60):
-        if fa <= fb:
-            hi, b, fb = b, a, fa
-            a = hi - ratio * (hi - lo)
-            fa = nll(logits, targets, math.exp(a))
-        else:
-            lo, a, fa = a, b, fb
-            b = lo + ratio * (hi - lo)
-            fb = nll(logits, targets, math.exp(b))
-    return math.exp((lo + hi) / 2)
+    found = minimize_scalar(
+        lambda log_t: nll(logits, targets, math.exp(log_t)),
+        bounds=(math.log(0.05), math.log(20.0)),
+        method="bounded",
+        options={"xatol": 1e-9},
+    )
+    return math.exp(float(found.x))
 
 
 def expected_calibration_error(
@@ -138,24 +97,34 @@ def best_threshold(
     over all negatives) is at most ``max_fpr`` count; if none does, the cut sits above every
     score (nothing is flagged, F1 0). Candidates are midpoints between consecutive distinct
     scores, so the threshold does not sit exactly on a validation example; ties in F1 go to
-    the higher threshold.
+    the higher threshold. The counts at every cut come from ``sklearn.metrics.roc_curve``.
     """
+    import warnings
+
+    import numpy as np
+    from sklearn.metrics import roc_curve
+
     if not any(positives):
         raise FtevalsError("threshold selection needs a positive example in the validation split")
-    ranked = sorted(zip(scores, positives, strict=True), key=lambda pair: -pair[0])
-    total_pos = sum(positives)
-    total_neg = len(ranked) - total_pos
-    best_f1, best_cut = 0.0, min(1.0, (1.0 + ranked[0][0]) / 2)
-    tp = fp = 0
-    for i, (score, positive) in enumerate(ranked):
-        tp += positive
-        fp += not positive
-        next_score = ranked[i + 1][0] if i + 1 < len(ranked) else 0.0
-        if next_score == score:
-            continue
-        if max_fpr is not None and total_neg and fp / total_neg > max_fpr:
+    total_pos = sum(bool(p) for p in positives)
+    total_neg = len(positives) - total_pos
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no negatives: sklearn warns that the FPR is undefined
+        fpr, tpr, cuts = roc_curve(
+            np.asarray(positives, dtype=bool),
+            np.asarray(scores, dtype=float),
+            drop_intermediate=False,
+        )
+    # row 0 is sklearn's "nothing flagged" point; row i >= 1 flags every score >= cuts[i]
+    tp = np.rint(tpr[1:] * total_pos).astype(int)
+    fp = np.rint(np.nan_to_num(fpr[1:]) * total_neg).astype(int) if total_neg else 0 * tp
+    distinct = [float(c) for c in cuts[1:]]
+    best_f1, best_cut = 0.0, min(1.0, (1.0 + distinct[0]) / 2)
+    for i, score in enumerate(distinct):
+        next_score = distinct[i + 1] if i + 1 < len(distinct) else 0.0
+        if max_fpr is not None and total_neg and fp[i] / total_neg > max_fpr:
             break  # the rate only grows as the cut goes down
-        f1 = 2 * tp / (2 * tp + fp + (total_pos - tp))
+        f1 = 2 * int(tp[i]) / (2 * int(tp[i]) + int(fp[i]) + (total_pos - int(tp[i])))
         if f1 > best_f1:
             best_f1, best_cut = f1, (score + next_score) / 2
     return best_cut, best_f1

@@ -1,7 +1,7 @@
 """Supervised fine-tuning of a causal LM with LoRA: loss on assistant tokens only.
 
 Every chat row is rendered with the tokenizer's chat template (as
-:class:`~ftevals.completion_fns.hf_causal.HFCausalCompletionFn` renders prompts), and only the
+:func:`ftevals.runtime.causal.render_chat`, as the runtime renders prompts), and only the
 tokens of assistant turns (with their end-of-turn marker) carry loss; an assistant message
 with ``"weight": 0`` is context only, as in OpenAI's fine-tuning format. Rows of the ``text``
 format (no assistant turn) are plain language modelling on the whole text.
@@ -24,33 +24,19 @@ from typing import Any
 from ftevals.converters.formats import Row, read_rows, resolve_format
 from ftevals.converters.split import split_key
 from ftevals.errors import FtevalsError, InputError
-from ftevals.models import resolve_model
-from ftevals.training.batching import IGNORE_INDEX, Encoded, accepts_logits_to_keep
-from ftevals.training.calibrate import Calibration, calibrate, describe
-from ftevals.training.common import (
-    file_sha256,
-    load_tokenizer,
-    lora_config,
-    training_data,
-    validation_side,
-    write_meta,
-)
+from ftevals.jsonl import file_sha256
+from ftevals.runtime.calibration import Calibration
+from ftevals.runtime.causal import first_token_ids, render_chat
+from ftevals.runtime.loading import accepts_logits_to_keep, load_base_causal, load_tokenizer
+from ftevals.runtime.meta import AdapterMeta, write_meta
+from ftevals.runtime.models import resolve_model
+from ftevals.training.batching import IGNORE_INDEX, Encoded
+from ftevals.training.calibrate import calibrate, describe
+from ftevals.training.common import lora_config, training_data, validation_side
 from ftevals.training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 MAX_LABELS = 10  # answer sets up to this size are recorded as the adapter's labels
-
-
-def render_chat(tokenizer: Any, messages: list[dict[str, Any]], generation_prompt: bool) -> str:
-    """Chat text exactly as ``HFCausalCompletionFn`` renders prompts."""
-    chat = [{"role": str(m.get("role")), "content": str(m.get("content") or "")} for m in messages]
-    if getattr(tokenizer, "chat_template", None):
-        text: str = tokenizer.apply_chat_template(
-            chat, tokenize=False, add_generation_prompt=generation_prompt
-        )
-        return text
-    text = "".join(f"{m['role']}: {m['content']}\n" for m in chat)
-    return text + "assistant:" if generation_prompt else text
 
 
 def assistant_spans(tokenizer: Any, row: Row) -> tuple[str, list[tuple[int, int]]]:
@@ -172,7 +158,7 @@ def choice_logits(
 ) -> list[list[float]]:
     """Next-token logits of ``token_ids`` after each prompt, in order.
 
-    Prompts are tokenized and left-padded as ``HFCausalCompletionFn`` does with ``choices``,
+    Prompts are tokenized and left-padded as the runtime's ``CausalLM`` does with ``choices``,
     in length-sorted batches (eval mode, no gradients).
     """
     import torch
@@ -206,8 +192,6 @@ def fit_label_calibration(
 ) -> Calibration | None:
     """Calibration of the labels' first-token logits on the validation rows (None, with a
     warning, when two labels start with the same token or the rows cannot support one)."""
-    from ftevals.completion_fns.hf_causal import first_token_ids
-
     try:
         token_ids = first_token_ids(tokenizer, labels)
     except ValueError as exc:
@@ -234,12 +218,9 @@ def train_causal(
     """Train a LoRA adapter for a causal LM; returns the adapter directory."""
     import torch
     from peft import get_peft_model
-    from transformers import AutoModelForCausalLM
-    from transformers.utils import logging as hf_logging
 
     from ftevals.training.loop import run_loop
 
-    hf_logging.set_verbosity_error()
     base_path = resolve_model(config.base)
     tokenizer = load_tokenizer(base_path)
     train, val, val_rows, report = encode_dataset(config, tokenizer)
@@ -248,7 +229,7 @@ def train_causal(
     if calibrating and config.positive_label not in (None, *labels):
         raise FtevalsError(f"positive_label {config.positive_label!r} is not one of {labels}")
     torch.manual_seed(config.seed)
-    model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+    model = load_base_causal(base_path)
     model = get_peft_model(model, lora_config(model, config, "CAUSAL_LM"))
     data_sha256 = file_sha256(config.data)
     model, result, is_main = run_loop(
@@ -290,5 +271,5 @@ def train_causal(
             meta["labels"] = labels
         if calibration is not None:
             meta["calibration"] = calibration.model_dump()
-        write_meta(out, meta)
+        write_meta(out, AdapterMeta.model_validate(meta))
     return out

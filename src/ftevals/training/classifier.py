@@ -15,37 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ftevals.completion_fns.base import text_to_classify
 from ftevals.converters.formats import normalise_text
 from ftevals.errors import FtevalsError, InputError
-from ftevals.models import resolve_model
+from ftevals.jsonl import file_sha256
+from ftevals.runtime.calibration import Calibration
+from ftevals.runtime.loading import load_base_classifier, load_classifier, load_tokenizer
+from ftevals.runtime.meta import AdapterMeta, read_meta, write_meta
+from ftevals.runtime.models import resolve_model
+from ftevals.runtime.text import text_to_classify
 from ftevals.training.batching import Encoded
-from ftevals.training.calibrate import Calibration, calibrate, describe
-from ftevals.training.common import (
-    DEFAULT_MODULES_TO_SAVE,
-    DEFAULT_TARGETS,
-    META_FILE,
-    file_sha256,
-    load_tokenizer,
-    lora_config,
-    read_meta,
-    training_data,
-    validation_side,
-    write_meta,
-)
+from ftevals.training.calibrate import calibrate, describe
+from ftevals.training.common import lora_config, training_data, validation_side
 from ftevals.training.config import TrainConfig
 
-__all__ = [
-    "DEFAULT_MODULES_TO_SAVE",
-    "DEFAULT_TARGETS",
-    "META_FILE",
-    "Example",
-    "file_sha256",
-    "load_classifier",
-    "load_examples",
-    "read_meta",
-    "train_classifier",
-]
+__all__ = ["Example", "load_examples", "recalibrate", "train_classifier"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,30 +67,6 @@ def load_examples(config: TrainConfig) -> list[Example]:
     return examples
 
 
-def load_base_model(
-    base_path: str, labels: list[str], pad_token_id: int | None, layers: int | None = None
-) -> Any:
-    """The base as a sequence classifier; ``layers``: keep only its first N layers."""
-    import torch
-    from transformers import AutoModelForSequenceClassification
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base_path,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-        dtype=torch.float32,
-        **({"num_hidden_layers": layers} if layers else {}),
-    )
-    if layers and model.config.num_hidden_layers != layers:
-        raise FtevalsError(f"{base_path}: could not keep {layers} layers")
-    if model.config.pad_token_id is None:
-        model.config.pad_token_id = pad_token_id
-    return model
-
-
 def train_classifier(
     config: TrainConfig,
     progress: bool = True,
@@ -142,7 +101,7 @@ def train_classifier(
         raise FtevalsError(f"{config.data}: no row went to validation; raise val_fraction")
 
     torch.manual_seed(config.seed)
-    model = load_base_model(base_path, labels, tokenizer.pad_token_id, config.base_layers)
+    model = load_base_classifier(base_path, labels, tokenizer.pad_token_id, config.base_layers)
     model = get_peft_model(model, lora_config(model, config, "SEQ_CLS"))
     data_sha256 = file_sha256(config.data)
     model, result, is_main = run_loop(
@@ -166,7 +125,7 @@ def train_classifier(
         tokenizer.save_pretrained(str(out))
         figures = result.to_dict()
         figures.pop("losses")
-        meta = {
+        meta: dict[str, Any] = {
             "kind": "classifier",
             "base": config.base,
             "labels": labels,
@@ -182,7 +141,7 @@ def train_classifier(
         }
         if calibration is not None:
             meta["calibration"] = calibration.model_dump()
-        write_meta(out, meta)
+        write_meta(out, AdapterMeta.model_validate(meta))
     return out
 
 
@@ -228,11 +187,11 @@ def recalibrate(
     """Refit the calibration of a trained classifier on its own validation split (rebuilt from
     the stored config and data, which must be unchanged) and store it in ``ftevals.json``."""
     meta = read_meta(adapter_dir)
-    config = TrainConfig.from_dict(meta["config"])
-    if file_sha256(config.data) != meta.get("data_sha256"):
+    config = TrainConfig.from_dict(meta.config)
+    if file_sha256(config.data) != meta.data_sha256:
         raise FtevalsError(f"{config.data} changed since {adapter_dir} was trained on it")
     model, tokenizer, _ = load_classifier(adapter_dir)
-    labels: list[str] = meta["labels"]
+    labels: list[str] = list(meta.labels or [])
     label2id = {label: i for i, label in enumerate(labels)}
     val = [
         Encoded(list(ids), target=label2id[e.label], line=e.line)
@@ -247,42 +206,7 @@ def recalibrate(
     config.max_fpr = max_fpr
     config.positive_label = positive_label or config.positive_label
     calibration = fit_calibration(model, val, labels, config, int(tokenizer.pad_token_id))
-    meta["calibration"] = calibration.model_dump()
-    meta["config"] = config.to_dict()
+    meta.calibration = calibration
+    meta.config = config.to_dict()
     write_meta(Path(adapter_dir), meta)
     return calibration
-
-
-def load_classifier(
-    adapter_dir: str | Path, base: str | None = None
-) -> tuple[Any, Any, dict[str, Any]]:
-    """(model in eval mode, tokenizer, meta) for a trained or fused classifier adapter."""
-    from peft import PeftModel
-
-    meta = classifier_meta(adapter_dir)
-    labels: list[str] = meta["labels"]
-    base_path = resolve_model(base or meta["base"])
-    tokenizer = classifier_tokenizer(adapter_dir)
-    layers = meta.get("config", {}).get("base_layers")
-    model = load_base_model(base_path, labels, tokenizer.pad_token_id, layers)
-    model = PeftModel.from_pretrained(model, str(adapter_dir))
-    model.eval()
-    return model, tokenizer, meta
-
-
-def classifier_meta(adapter_dir: str | Path) -> dict[str, Any]:
-    """``ftevals.json`` of a classifier adapter (refused for other kinds)."""
-    meta = read_meta(adapter_dir)
-    if meta.get("kind") != "classifier":
-        raise FtevalsError(f"{adapter_dir}: adapter kind is {meta.get('kind')!r}, not classifier")
-    return meta
-
-
-def classifier_tokenizer(adapter_dir: str | Path) -> Any:
-    """The tokenizer saved with a classifier adapter, with a pad token."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir))
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ftevals.errors import FtevalsError
-from ftevals.models import resolve_adapter, resolve_model
+from ftevals.runtime.meta import META_FILE
+from ftevals.runtime.models import resolve_adapter, resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def parse_source(spec: str) -> Source:
             ref = spec
     path = resolve_adapter(ref)
     config = json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
-    meta_file = path / "ftevals.json"
+    meta_file = path / META_FILE  # read as is: a plain peft adapter has none
     meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
     return Source(path, weight, config, meta)
 
@@ -100,16 +101,11 @@ def resolve_base(base: str | None, sources: list[Source]) -> tuple[str, str]:
 
 
 def load_model(kind: str, base_path: str, labels: list[str] | None, pad_id: int | None) -> Any:
-    import torch
-    from transformers import AutoModelForCausalLM
-    from transformers.utils import logging as hf_logging
+    from ftevals.runtime.loading import load_base_causal, load_base_classifier
 
-    hf_logging.set_verbosity_error()
     if kind == "classifier":
-        from ftevals.training.classifier import load_base_model
-
-        return load_base_model(base_path, labels or [], pad_id)
-    return AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+        return load_base_classifier(base_path, labels or [], pad_id)
+    return load_base_causal(base_path)
 
 
 def split_state(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -245,21 +241,20 @@ def save_adapter(
 
 
 def load_fused(kind: str, base_path: str, adapter_dir: Path) -> Any:
-    """The fused adapter as completion functions load it."""
-    from peft import PeftModel
+    """The fused adapter as the runtime loads it for inference."""
+    from ftevals.runtime.loading import load_causal, load_classifier
 
     if kind == "classifier":
-        from ftevals.training.classifier import load_classifier
-
         return load_classifier(adapter_dir, base_path)[0]
-    model = load_model(kind, base_path, None, None)
-    return PeftModel.from_pretrained(model, str(adapter_dir))
+    return load_causal(base_path, [adapter_dir])
 
 
 def merge(fused: Any, target: Path, tokenizer: Any, dtype: str) -> None:
     import torch
 
-    merged = fused.merge_and_unload()
+    from ftevals.runtime.loading import merge as merge_lora
+
+    merged = merge_lora(fused)
     merged.to(getattr(torch, dtype))
     merged.save_pretrained(str(target))
     tokenizer.save_pretrained(str(target))

@@ -1,20 +1,21 @@
-"""Pieces both trainers share: data hash, validation split, LoRA config, adapter metadata."""
+"""Pieces both trainers share: training data record, validation split, LoRA config.
+
+Adapter metadata (``ftevals.json``) is :class:`ftevals.runtime.meta.AdapterMeta`, written with
+:func:`ftevals.runtime.meta.write_meta`; tokenizers load through
+:func:`ftevals.runtime.loading.load_tokenizer`.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
-from ftevals.errors import FtevalsError
+from ftevals.jsonl import file_sha256
 from ftevals.training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
-META_FILE = "ftevals.json"
 # LoRA targets per model type when the config names none; others get peft's "all-linear".
 DEFAULT_TARGETS: dict[str, list[str]] = {
     "bert": ["query", "key", "value", "dense"],
@@ -29,14 +30,6 @@ DEFAULT_TARGETS: dict[str, list[str]] = {
 # pooling, so BERT's [CLS] pooler is untrained for this use and must learn too. peft adds
 # the classification head (``classifier`` / ``score``) by itself.
 DEFAULT_MODULES_TO_SAVE: dict[str, list[str]] = {"bert": ["classifier", "pooler"]}
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def training_data(config: TrainConfig, sha256: str | None = None) -> list[dict[str, Any]]:
@@ -103,38 +96,6 @@ def lora_config(model: Any, config: TrainConfig, task_type: str) -> Any:
         rank_pattern=dict(settings.rank_pattern),
         alpha_pattern=dict(settings.alpha_pattern),
     )
-
-
-def load_tokenizer(path: str) -> Any:
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    if tokenizer.pad_token is None:
-        if tokenizer.eos_token is None:
-            raise FtevalsError(f"{path}: the tokenizer has neither a pad nor an eos token")
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
-
-
-def read_meta(adapter_dir: str | Path) -> dict[str, Any]:
-    path = Path(adapter_dir) / META_FILE
-    if not path.is_file():
-        raise FtevalsError(f"{adapter_dir}: not an ftevals adapter (no {META_FILE})")
-    try:
-        meta: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise FtevalsError(f"{path}: invalid JSON: {exc}") from None
-    return meta
-
-
-def write_meta(out: str | Path, meta: dict[str, Any]) -> Path:
-    """Write ``ftevals.json`` atomically."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".{META_FILE}.tmp"
-    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out / META_FILE)
-    return out / META_FILE
 
 
 def peak_memory_mb() -> float:

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from ftevals.errors import FtevalsError
+from ftevals.runtime.loading import load_tokenizer
+from ftevals.runtime.meta import AdapterMeta, read_meta, write_meta
 from ftevals.training import combine, probe
-from ftevals.training.common import load_tokenizer, read_meta, write_meta
 
 ADAPTER_SUBDIR = "adapter"
 COMBINATIONS = combine.COMBINATIONS
@@ -211,7 +212,7 @@ def fuse(
     }
     if "labels" in srcs[0].meta:
         meta["labels"] = srcs[0].meta["labels"]
-    write_meta(adapter_dir, meta)
+    write_meta(adapter_dir, AdapterMeta.model_validate(meta))
 
     outputs: dict[str, probe.Outputs] = {}
     outputs["base"], outputs["exact"] = combine.reference_outputs(peft_model, srcs, heads, ctx)
@@ -229,9 +230,10 @@ def fuse(
 
     meta["checks"] = [asdict(c) for c in checks]
     meta["checks_passed"] = all(c.passed for c in checks)
-    write_meta(adapter_dir, meta)
+    write_meta(adapter_dir, AdapterMeta.model_validate(meta))
     if merge:
-        write_meta(tmp, {**meta, "merged": True, "dtype": dtype, "adapter": ADAPTER_SUBDIR})
+        merged_meta = {**meta, "merged": True, "dtype": dtype, "adapter": ADAPTER_SUBDIR}
+        write_meta(tmp, AdapterMeta.model_validate(merged_meta))
     failed = [c for c in checks if not c.passed]
     final = out.with_name(out.name + ".rejected") if failed else out
     shutil.rmtree(final, ignore_errors=True)
@@ -246,6 +248,6 @@ def fuse(
 def fused_meta(path: str | Path) -> dict[str, Any]:
     """``ftevals.json`` of a fused adapter or merged model (its ``fused`` and ``checks``)."""
     meta = read_meta(path)
-    if "fused" not in meta:
+    if meta.fused is None:
         raise FtevalsError(f"{path}: not a fused adapter")
-    return meta
+    return meta.to_json()

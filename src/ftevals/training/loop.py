@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ftevals.errors import FtevalsError
+from ftevals.runtime.loading import accepts_logits_to_keep
 from ftevals.training import checkpoint
 from ftevals.training.batching import (
     Encoded,
-    accepts_logits_to_keep,
     collate,
     forward_loss,
     plan_batches,

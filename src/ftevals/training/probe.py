@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ftevals.completion_fns.base import text_to_classify
 from ftevals.errors import FtevalsError
+from ftevals.runtime.text import text_to_classify
 
 DEFAULT_PROBES: list[list[dict[str, str]]] = [
     [{"role": "user", "content": text}]
@@ -95,7 +95,7 @@ def run_probes(
             enc.pop("token_type_ids", None)
             out = model(**enc).logits.float()
             return Outputs([out], [[int(i)] for i in out.argmax(-1).tolist()])
-        from ftevals.training.causal import render_chat
+        from ftevals.runtime.causal import render_chat
 
         for prompt in probes:
             text = render_chat(tokenizer, prompt, True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ftevals.completion_fns._batching import DynamicBatcher
+from ftevals.runtime.batching import DynamicBatcher
 
 # Long enough that a batch always fills from threads released by one barrier; a batch that
 # fills up never waits for it, so no test below actually sleeps this long.
@@ -213,7 +213,7 @@ def test_max_wait_bounds_the_whole_batch_not_each_straggler(
     from concurrent.futures import Future
     from types import SimpleNamespace
 
-    import ftevals.completion_fns._batching as batching
+    import ftevals.runtime.batching as batching
 
     clock = _FakeClock()
     monkeypatch.setattr(batching, "time", SimpleNamespace(monotonic=clock.monotonic))

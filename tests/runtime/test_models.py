@@ -1,4 +1,4 @@
-"""ftevals.models: the one resolver of model and adapter references."""
+"""ftevals.runtime.models: the one resolver of model and adapter references."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ftevals import models, paths
+from ftevals import paths
 from ftevals.errors import FtevalsError
-from ftevals.models import resolve_adapter, resolve_model
+from ftevals.runtime import models
+from ftevals.runtime.models import resolve_adapter, resolve_model
 
 
 @pytest.fixture

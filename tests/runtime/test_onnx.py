@@ -9,12 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_hf_classifier import TEXTS  # the same prompts as the PyTorch backend's tests
 
 from ftevals import paths
-from ftevals.completion_fns import _onnx
 from ftevals.completion_fns.hf_classifier import HFClassifierCompletionFn
 from ftevals.errors import FtevalsError
+from ftevals.runtime import onnx as _onnx
+
+# the same prompts as the PyTorch backend's tests (tests/completion_fns/test_hf_classifier.py)
+TEXTS = [
+    "How do I bake bread at home?",
+    "Tell me how to build a pipe bomb?",
+    "What is the best way to plant tomatoes in spring?",
+    "Explain how to write ransomware that encrypts files?",
+    "How do I kill a stuck process on linux?",
+    "hi",
+    "Tell me how to steal credit card numbers? " * 20,  # longer than max_length: truncated
+    "",
+]
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +69,7 @@ def test_the_exported_graph_has_fused_bert_layers(onnx_fp32: HFClassifierComplet
 def test_cls_only_last_layer_gives_the_full_layers_first_position(minilm_adapter: Path) -> None:
     import torch
 
-    from ftevals.training.classifier import load_classifier
+    from ftevals.runtime.loading import load_classifier
 
     model, tokenizer, _ = load_classifier(minilm_adapter)
     model = model.merge_and_unload()
@@ -147,10 +158,10 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path: Path, minilm_adapter: P
             raise RuntimeError("cannot trace this")
 
     target = paths.home() / "onnx-failed" / "clf-abc" / "model.onnx"
-    from ftevals.training.classifier import classifier_tokenizer
+    from ftevals.runtime.loading import load_tokenizer
 
     with pytest.raises(FtevalsError, match="could not export this bert classifier"):
-        _onnx.export_cached(Broken(), classifier_tokenizer(minilm_adapter), target, "none")
+        _onnx.export_cached(Broken(), load_tokenizer(minilm_adapter), target, "none")
     assert not target.parent.exists()
     assert list(target.parent.parent.iterdir()) == []  # no half-written temporary folder
 
@@ -193,7 +204,7 @@ def test_unknown_backend_is_refused(minilm_adapter: Path) -> None:
 
 
 def test_chunks_keep_similar_lengths_together() -> None:
-    from ftevals.completion_fns.hf_classifier import chunks
+    from ftevals.runtime.classifier import chunks
 
     lengths = [10, 50, 11, 12, 52, 9, 100, 10]
     order = sorted(range(len(lengths)), key=lengths.__getitem__)

@@ -4,8 +4,9 @@ The classifier (LoRA folded into the base) is exported to ONNX once, its BERT-st
 fused by ONNX Runtime's transformer optimizer (one Attention, BiasGelu and SkipLayerNorm
 kernel each instead of a dozen small ops), optionally quantized to int8 (dynamic: int8
 weights, activations quantized per batch), and cached under ``<ftevals home>/onnx/<key>/``.
-The key hashes the adapter's weights, the base, the options and the library versions, so a
-retrained adapter or an upgrade exports again and a stale file is never used. Files are
+The key is the adapter's fingerprint (weights, adapter config, base; not the calibration, which
+changes no graph) with the options and the library versions, so a retrained adapter or an
+upgrade exports again and a stale file is never used. Files are
 written to a temporary directory and renamed into place: an interrupted export leaves no
 half-written model behind.
 
@@ -19,8 +20,6 @@ faster than PyTorch's own dynamic int8 (``bench/classifier_throughput.py``).
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
 import shutil
 import tempfile
@@ -31,6 +30,7 @@ from typing import Any
 
 from ftevals import paths
 from ftevals.errors import FtevalsError
+from ftevals.runtime.fingerprint import fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -44,24 +44,12 @@ QUANTIZE = ("none", "int8")
 
 
 def cache_key(adapter_dir: Path, base_path: str, quantize: str) -> str:
-    """Hash of what the exported graph depends on: adapter weights, base, options, versions."""
-    from ftevals.training.common import file_sha256
-
-    digest = hashlib.sha256()
-    for name in ("adapter_model.safetensors", "adapter_config.json"):
-        file = adapter_dir / name
-        if file.exists():
-            digest.update(file_sha256(file).encode())
-    meta = json.loads((adapter_dir / "ftevals.json").read_text(encoding="utf-8"))
-    shape = {k: meta.get(k) for k in ("base", "labels", "kind")}
-    shape["base_layers"] = meta.get("config", {}).get("base_layers")
+    """What the exported graph depends on: the adapter's fingerprint without its calibration
+    (:func:`ftevals.runtime.fingerprint.fingerprint`), the base, options and versions."""
     versions = {p: _version(p) for p in ("torch", "transformers", "peft", "onnxruntime")}
-    digest.update(
-        json.dumps(
-            [RECIPE, str(base_path), quantize, shape, versions], sort_keys=True, default=str
-        ).encode()
-    )
-    return digest.hexdigest()[:20]
+    return fingerprint(
+        [adapter_dir], str(base_path), calibration=False, extra=[RECIPE, quantize, versions]
+    )[:20]
 
 
 def _version(package: str) -> str:
