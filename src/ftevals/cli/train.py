@@ -132,7 +132,7 @@ def _fn_args(value: str | None) -> dict[str, str]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from ftevals.training.sweep import eval_axis, sweep
+    from ftevals.experiments.sweep import eval_axis, sweep
 
     registries = args.registry or []
     safety = eval_axis(args.safety_eval, args.safety_metric, args.safety_higher, registries)

@@ -11,9 +11,17 @@ import pytest
 import yaml
 
 from ftevals.errors import FtevalsError
+from ftevals.experiments.sweep import (
+    Axis,
+    Candidate,
+    eval_axis,
+    pareto,
+    plan,
+    sweep,
+    write_registry,
+)
 from ftevals.training import combine
 from ftevals.training.config import TrainConfig
-from ftevals.training.sweep import Axis, Candidate, eval_axis, pareto, plan, sweep, write_registry
 from ftevals.training.train import train
 
 

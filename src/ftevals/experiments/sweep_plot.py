@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ftevals.training.sweep import Axis, Candidate
+    from ftevals.experiments.sweep import Axis, Candidate
 
 
 def pareto(candidates: list[Candidate], safety: Axis, utility: Axis) -> list[Candidate]:

@@ -22,10 +22,10 @@ from typing import Any
 import yaml
 
 from ftevals.errors import FtevalsError
+from ftevals.experiments.sweep_plot import pareto, plot
 from ftevals.paths import project_registry
 from ftevals.training import combine
 from ftevals.training.fuse import FuseCheckError, fuse, fused_meta
-from ftevals.training.sweep_plot import pareto, plot
 
 HF_CAUSAL = "ftevals.completion_fns.hf_causal:HFCausalCompletionFn"
 HF_CLASSIFIER = "ftevals.completion_fns.hf_classifier:HFClassifierCompletionFn"
