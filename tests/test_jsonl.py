@@ -144,3 +144,31 @@ def test_bom_then_bad_first_line(tmp_path: Path) -> None:
         (1, "not_object"),
         (2, "invalid_json"),
     ]
+
+
+def test_write_atomic_replaces_whole_files_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "out.txt"
+    jsonl.write_atomic(target, "one\r\ntwo\n")
+    assert target.read_bytes() == b"one\r\ntwo\n"  # newlines as given
+    jsonl.write_atomic(target, b"\x00bytes")
+    assert target.read_bytes() == b"\x00bytes"
+    assert [p.name for p in target.parent.iterdir()] == ["out.txt"]
+
+
+def test_atomic_path_keeps_the_old_file_when_the_writer_fails(tmp_path: Path) -> None:
+    target = tmp_path / "keep.txt"
+    target.write_text("old", encoding="utf-8")
+    with pytest.raises(RuntimeError), jsonl.atomic_path(target) as tmp:
+        tmp.write_text("half", encoding="utf-8")
+        raise RuntimeError("interrupted")
+    assert target.read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_file_sha256_is_hashlib_of_the_bytes(tmp_path: Path) -> None:
+    import hashlib
+
+    data = bytes(range(256)) * 5000  # more than one read chunk
+    path = tmp_path / "blob"
+    path.write_bytes(data)
+    assert jsonl.file_sha256(path) == hashlib.sha256(data).hexdigest()

@@ -15,6 +15,7 @@ import hashlib
 import json
 import json.encoder
 import os
+import secrets
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -270,12 +271,12 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to; renamed onto ``path`` when the block ends
     without an exception, removed otherwise. Readers see the old file or the new one, never a
-    half-written one. The parent directory is created."""
+    half-written one. The parent directory is created; the new file gets the usual
+    permissions (the umask's), as a file written in place would."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp.open("xb").close()
     try:
         yield tmp
         os.replace(tmp, target)

@@ -133,6 +133,29 @@ def test_adapter_weights_are_part_of_the_key(tmp_path: Path, recorder: LocalReco
     assert len(fn.calls) == 2
 
 
+def test_adapter_config_and_calibration_are_part_of_the_key(
+    tmp_path: Path, recorder: LocalRecorder
+) -> None:
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_model.safetensors").write_bytes(b"weights")
+    config = adapter / "adapter_config.json"
+    config.write_text('{"r": 8}', encoding="utf-8")
+    meta = adapter / "ftevals.json"
+    meta.write_text('{"kind": "classifier", "calibration": {"temperature": 1.0}}', "utf-8")
+    fn = FakeFn()
+    fn.adapter_dir = adapter  # type: ignore[attr-defined]
+    path = tmp_path / "c.cache"
+    with recorder.as_default_recorder("t.dev.0"):
+        CachingCompletionFn(fn, SPEC, SampleCache(path))("p")
+        config.write_text('{"r": 16}', encoding="utf-8")  # same weights, another model
+        CachingCompletionFn(fn, SPEC, SampleCache(path))("p")
+        meta.write_text('{"kind": "classifier", "calibration": {"temperature": 2.0}}', "utf-8")
+        CachingCompletionFn(fn, SPEC, SampleCache(path))("p")
+        CachingCompletionFn(fn, SPEC, SampleCache(path))("p")  # unchanged: a hit
+    assert len(fn.calls) == 3
+
+
 def test_failed_calls_are_not_cached(tmp_path: Path, recorder: LocalRecorder) -> None:
     path = tmp_path / "c.cache"
     with recorder.as_default_recorder("t.dev.0"):

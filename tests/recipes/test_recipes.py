@@ -22,9 +22,10 @@ import yaml
 from ftevals import evals_compat
 from ftevals.cli import main as cli_main
 from ftevals.errors import FtevalsError
+from ftevals.jsonl import file_sha256
 from ftevals.paths import project_registry
 from ftevals.recipes import RECIPES, build, default_out
-from ftevals.recipes.base import Source, sha256
+from ftevals.recipes.base import Source
 from ftevals.recipes.evals import prompt_safety_system
 
 SHARED = project_registry().parents[1] / "shared" / "data"
@@ -117,7 +118,7 @@ def test_packaged_recipe_builds_a_registry_root(name: str, tmp_path: Path) -> No
     assert provenance["licence"] == RECIPES[name].licence
     assert provenance["package_version"] == RECIPES[name].source.installed_version()
     for file, digest in provenance["source_sha256"].items():
-        assert sha256(Path(file)) == digest
+        assert file_sha256(Path(file)) == digest
     assert name in (tmp_path / "README.md").read_text(encoding="utf-8")
 
 

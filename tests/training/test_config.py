@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +31,8 @@ def test_defaults_are_valid() -> None:
 
 def test_every_field_has_help() -> None:
     for cls in (TrainConfig, LoraSettings):
-        for f in fields(cls):
-            assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help text"
+        for name, info in cls.model_fields.items():
+            assert info.description, f"{cls.__name__}.{name} has no help text"
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -121,9 +120,9 @@ def test_periodic_checkpoints_rotate(
     with pytest.raises(FtevalsError, match="holds checkpoints of an earlier run"):
         train(config, progress=False)
     with pytest.raises(FtevalsError, match=r"config or data changed \(learning_rate\)"):
-        train(replace(config, learning_rate=0.5), progress=False, resume=True)
+        train(config.model_copy(update={"learning_rate": 0.5}), progress=False, resume=True)
     with pytest.raises(FtevalsError, match="nothing to resume"):
-        train(replace(config, out=str(tmp_path / "b")), progress=False, resume=True)
+        train(config.model_copy(update={"out": str(tmp_path / "b")}), progress=False, resume=True)
 
 
 def test_validation_split_is_the_hash_split_and_early_stopping_keeps_the_best(

@@ -16,7 +16,6 @@ LORA_FLAGS = {
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
 
     from ftevals.training.config import LoraSettings, TrainConfig
     from ftevals.training.train import train
@@ -64,7 +63,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         lora["target_modules"] = split_csv(args.target_modules)
     lora = {k: v for k, v in lora.items() if v is not None}
     if lora:
-        config.lora = LoraSettings(**{**asdict(config.lora), **lora})
+        config.lora = LoraSettings(**{**config.lora.model_dump(), **lora})
     out_dir = train(config, progress=not args.quiet, resume=args.resume)
     print(f"adapter written to {out_dir}")
     return 0

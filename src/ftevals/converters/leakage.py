@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import time
 import unicodedata
@@ -34,7 +33,7 @@ from pydantic import BaseModel
 
 from ftevals.converters.formats import Row, iter_rows, normalise_text
 from ftevals.errors import FtevalsError, InputError
-from ftevals.jsonl import iter_jsonl
+from ftevals.jsonl import atomic_path, iter_jsonl
 
 if TYPE_CHECKING:
     import numpy as np
@@ -284,11 +283,8 @@ def _save_cached(file: Path, vectors: np.ndarray) -> None:
     import numpy as np
 
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-        with tmp.open("wb") as fh:
+        with atomic_path(file) as tmp, tmp.open("wb") as fh:
             np.save(fh, vectors, allow_pickle=False)
-        os.replace(tmp, file)
     except OSError as exc:  # a cache that cannot be written only costs time
         logger.warning("embedding cache not written (%s)", exc)
 

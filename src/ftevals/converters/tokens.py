@@ -29,6 +29,7 @@ import yaml
 
 from ftevals import paths
 from ftevals.errors import FtevalsError
+from ftevals.jsonl import write_atomic
 
 TIKTOKEN_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
 """The URL tiktoken reads an encoding from; its cache file is named sha1(URL)."""
@@ -101,10 +102,7 @@ def seed_tiktoken_cache(name: str) -> Path:
     data = _packaged_vocab(name)
     if hashlib.sha256(data).hexdigest() != TIKTOKEN_SHA256[name]:
         raise FtevalsError(f"the packaged {name} vocabulary does not match tiktoken's pinned hash")
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(target)
+    write_atomic(target, data)
     return target
 
 

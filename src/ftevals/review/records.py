@@ -15,7 +15,6 @@ import csv
 import io
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from ftevals.converters import detect_format
 from ftevals.converters.formats import ROLES
 from ftevals.converters.readers import iter_csv, iter_lines
 from ftevals.errors import FtevalsError, InputError
-from ftevals.jsonl import JsonlIssue, iter_jsonl, write_jsonl
+from ftevals.jsonl import JsonlIssue, iter_jsonl, write_atomic, write_jsonl
 
 FORMATS = ("chat", "completion", "text", "fields", "csv", "lines", "samples")
 FREE = ("chat", "samples")
@@ -321,12 +320,5 @@ def write(path: Path, loaded: Loaded, records: Iterable[dict[str, Any]]) -> int:
 
 
 def _write_text(path: Path, text: str, count: int) -> int:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)
     return count
