@@ -173,3 +173,77 @@ def test_recalibrate_cli_refits_on_the_stored_validation_split(
     assert after["config"]["max_fpr"] == 0.0
     assert after["calibration"]["temperature"] == pytest.approx(before["temperature"], rel=1e-3)
     assert after["calibration"]["threshold"] >= before["threshold"]
+
+
+# --- the home-made searches these replaced, kept as references --------------------------------
+
+
+def golden_section_temperature(logits: list[list[float]], targets: list[int]) -> float:
+    """The golden-section search on log T that fit_temperature used before scipy."""
+    lo, hi = math.log(0.05), math.log(20.0)
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fa, fb = nll(logits, targets, math.exp(a)), nll(logits, targets, math.exp(b))
+    for _ in range(60):
+        if fa <= fb:
+            hi, b, fb = b, a, fa
+            a = hi - ratio * (hi - lo)
+            fa = nll(logits, targets, math.exp(a))
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + ratio * (hi - lo)
+            fb = nll(logits, targets, math.exp(b))
+    return math.exp((lo + hi) / 2)
+
+
+def sorted_sweep_threshold(
+    scores: list[float], positives: list[bool], max_fpr: float | None = None
+) -> tuple[float, float]:
+    """The hand-written threshold sweep best_threshold used before sklearn's roc_curve."""
+    ranked = sorted(zip(scores, positives, strict=True), key=lambda pair: -pair[0])
+    total_pos = sum(positives)
+    total_neg = len(ranked) - total_pos
+    best_f1, best_cut = 0.0, min(1.0, (1.0 + ranked[0][0]) / 2)
+    tp = fp = 0
+    for i, (score, positive) in enumerate(ranked):
+        tp += positive
+        fp += not positive
+        next_score = ranked[i + 1][0] if i + 1 < len(ranked) else 0.0
+        if next_score == score:
+            continue
+        if max_fpr is not None and total_neg and fp / total_neg > max_fpr:
+            break
+        f1 = 2 * tp / (2 * tp + fp + (total_pos - tp))
+        if f1 > best_f1:
+            best_f1, best_cut = f1, (score + next_score) / 2
+    return best_cut, best_f1
+
+
+@pytest.mark.parametrize(("scale", "seed", "n"), [(3.0, 0, 800), (0.4, 2, 300), (1.0, 5, 60)])
+def test_scipy_temperature_equals_the_golden_section_search(
+    scale: float, seed: int, n: int
+) -> None:
+    logits, targets = overconfident(n, scale=scale, seed=seed)
+    ours, before = fit_temperature(logits, targets), golden_section_temperature(logits, targets)
+    assert ours == pytest.approx(before, rel=1e-4)
+    assert nll(logits, targets, ours) == pytest.approx(nll(logits, targets, before), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("max_fpr", [None, 0.0, 0.1, 0.3])
+def test_sklearn_threshold_sweep_equals_the_hand_written_one(
+    seed: int, max_fpr: float | None
+) -> None:
+    rng = random.Random(seed)
+    n = rng.choice([5, 40, 300])
+    # rounded scores: ties between examples. Not exactly 0.0: the old sweep skipped the cut
+    # below a score of exactly 0 (no softmax probability is exactly 0); the new one does not.
+    scores = [round(rng.uniform(0.01, 1.0), 2) for _ in range(n)]
+    positives = [rng.random() < s for s in scores]
+    if not any(positives):
+        positives[0] = True
+    if seed == 0:
+        positives = [True] * n  # no negatives at all
+    assert best_threshold(scores, positives, max_fpr) == pytest.approx(
+        sorted_sweep_threshold(scores, positives, max_fpr)
+    )
