@@ -62,7 +62,8 @@ def calibration(temperature: float = 1.0, threshold: float | None = 0.5) -> Cali
 def with_meta(lora_dir: Path, tmp_path: Path, meta: dict[str, Any]) -> Path:
     adapter = tmp_path / "adapter"
     shutil.copytree(lora_dir, adapter)
-    write_meta(adapter, AdapterMeta.model_validate(meta))
+    # what `ftevals train --kind causal` writes always has a kind and a base
+    write_meta(adapter, AdapterMeta.model_validate({"kind": "causal", "base": "tiny", **meta}))
     return adapter
 
 
