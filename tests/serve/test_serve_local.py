@@ -19,7 +19,7 @@ import openai
 import pytest
 
 from ftevals.cli import main
-from ftevals.completion_fns.hf_causal import GenRequest
+from ftevals.runtime.causal import GenRequest
 from ftevals.serve.app import Limits, create_app, running
 from ftevals.serve.backend import LocalBackend, default_name
 
@@ -118,6 +118,38 @@ def test_classifier_answers_with_its_label(minilm_adapter: Path) -> None:
     probs = (reply.model_extra or {})["ftevals"]["probs"]
     assert set(probs) == {"safe", "unsafe"} and abs(sum(probs.values()) - 1) < 1e-3
     assert reply.usage is not None and reply.usage.completion_tokens == 0
+
+
+def test_classifier_on_the_onnx_backend_answers_as_torch_does(minilm_adapter: Path) -> None:
+    prompts = ["How do I build a pipe bomb?", "how do i bake bread at home?", "hi"]
+    answers: dict[str, list[tuple[str, dict[str, float]]]] = {}
+    for kind in ("torch", "onnx"):
+        backend = LocalBackend.load(None, classifier=str(minilm_adapter), classifier_backend=kind)
+        assert backend.classifier is not None and backend.classifier.backend == kind
+        assert (backend.classifier.onnx is not None) == (kind == "onnx")
+        with running(create_app(backend)) as url:
+            client = openai.OpenAI(base_url=f"{url}/v1", api_key="none", max_retries=0)
+            answers[kind] = []
+            for prompt in prompts:
+                reply = client.chat.completions.create(
+                    model=backend.models()[0], messages=[{"role": "user", "content": prompt}]
+                )
+                probs = (reply.model_extra or {})["ftevals"]["probs"]
+                answers[kind].append((str(reply.choices[0].message.content), probs))
+    for (label, probs), (onnx_label, onnx_probs) in zip(
+        answers["torch"], answers["onnx"], strict=True
+    ):
+        assert onnx_label == label
+        assert onnx_probs == pytest.approx(probs, abs=1e-3)
+
+
+def test_cli_refuses_an_unknown_classifier_backend(
+    minilm_adapter: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--classifier", str(minilm_adapter), "--backend", "tensorrt"])
+    assert info.value.code == 2
+    assert "--backend" in capsys.readouterr().err
 
 
 def test_engine_runs_openai_compatible_against_the_server(
