@@ -29,7 +29,7 @@ from ftevals.paths import project_registry
 
 logger = logging.getLogger(__name__)
 
-META_FILE = "ftevals.json"  # ftevals.training.common.META_FILE, read here without torch's trainer
+META_FILE = "ftevals.json"  # ftevals.runtime.meta.META_FILE, read here as plain JSON
 
 
 def eval_samples_file(name: str, registries: Sequence[str | Path] = ()) -> Path:

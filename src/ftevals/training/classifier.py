@@ -1,4 +1,4 @@
-"""LoRA sequence classifiers: train from fine-tuning data, save, load.
+"""LoRA sequence classifiers: train from fine-tuning data and save (loading: runtime.loading).
 
 Any base works: an encoder (MiniLM, BERT) or a causal LM (SmolLM2, Llama) through
 ``AutoModelForSequenceClassification`` (the pad token is set, so the last real token is
