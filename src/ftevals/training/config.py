@@ -4,8 +4,9 @@ checked on construction and on every assignment; errors name the field (``lora.r
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -42,17 +43,74 @@ Bool = Annotated[bool, Strict()]
 Number = Annotated[float, BeforeValidator(_number), Strict()]
 
 
-def describe_error(exc: ValidationError, prefix: str = "") -> str:
-    """The first error of a validation as one line: ``field message, got value``."""
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    message = str(first["msg"]).removeprefix("Value error, ")
-    message = message.replace("Input should be", "must be").replace(
-        "Extra inputs are not permitted", "is not a known key"
-    )
-    got = "" if first["type"] == "value_error" else f", got {first.get('input')!r}"
-    where = f"{prefix}{loc} " if loc else prefix
-    return f"{where}{message}{got}"
+_BOUNDS = {
+    "greater_than": (">", "gt"),
+    "greater_than_equal": (">=", "ge"),
+    "less_than": ("<", "lt"),
+    "less_than_equal": ("<=", "le"),
+}
+
+
+def describe_type(tp: Any) -> str:
+    """A field's type in words: ``an integer or null``, ``a list of strings``."""
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is Annotated:
+        return describe_type(args[0])
+    if origin in (Union, types.UnionType):
+        return " or ".join(describe_type(a) for a in args)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin is list:
+        return f"a list of {describe_type(args[0]).removeprefix('a ').removeprefix('an ')}s"
+    if origin is dict:
+        return f"a mapping of {describe_type(args[0])} to {describe_type(args[1])}"
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    return names.get(tp, "null" if tp is type(None) else getattr(tp, "__name__", str(tp)))
+
+
+def _field_path(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[list[str], Any]:
+    """The field names at the start of an error's location (nested models followed), and the
+    last field's annotation (None when the location names no field)."""
+    names: list[str] = []
+    annotation: Any = None
+    current: Any = model
+    for part in loc:
+        fields = getattr(current, "model_fields", None)
+        if not isinstance(part, str) or not fields or part not in fields:
+            break
+        names.append(part)
+        annotation = fields[part].annotation
+        current = annotation if isinstance(annotation, type) else None
+    return names, annotation
+
+
+def describe_error(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> str:
+    """The first broken field of a validation as one line: ``field must be ..., got value``
+    (bounds as ``> 0``, types in words), or the message of a cross-field check."""
+    errors = exc.errors()
+    first = errors[0]
+    names, annotation = _field_path(model, first["loc"])
+    field = prefix + ".".join(names) if names else ""
+    # a value out of bounds is reported as such, not as "not null" (optional fields)
+    same = [e for e in errors if _field_path(model, e["loc"])[0] == names]
+    bound = next((e for e in same if e["type"] in _BOUNDS), None)
+    if first["type"] == "value_error":
+        message = str(first["msg"]).removeprefix("Value error, ")
+    elif bound is not None:
+        symbol, key = _BOUNDS[bound["type"]]
+        limit = bound["ctx"][key]
+        limit = int(limit) if isinstance(limit, float) and limit.is_integer() else limit
+        message = f"must be {symbol} {limit}, got {bound['input']!r}"
+    elif first["type"] == "extra_forbidden":
+        field = prefix + ".".join(str(p) for p in first["loc"])
+        message = "is not a known key"
+    elif first["type"] == "missing":
+        message = "is required"
+    elif annotation is not None:
+        message = f"must be {describe_type(annotation)}, got {first['input']!r}"
+    else:
+        message = f"{first['msg']}, got {first.get('input')!r}"
+    return f"{field} {message}" if field else message
 
 
 class _Checked(BaseModel):
@@ -66,13 +124,13 @@ class _Checked(BaseModel):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            raise FtevalsError(describe_error(exc, type(self)._prefix)) from None
+            raise FtevalsError(describe_error(exc, type(self), type(self)._prefix)) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         try:
             super().__setattr__(name, value)
         except ValidationError as exc:
-            raise FtevalsError(describe_error(exc, type(self)._prefix)) from None
+            raise FtevalsError(describe_error(exc, type(self), type(self)._prefix)) from None
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
