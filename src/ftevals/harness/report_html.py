@@ -29,6 +29,7 @@ from ftevals.harness.report_text import (
     fmt_ci,
     fmt_p,
     shown,
+    split_of,
 )
 
 if TYPE_CHECKING:
@@ -171,12 +172,12 @@ def _summary(rows: list[ModelEvalReport]) -> str:
     """The text report's columns (figures with 95% intervals, then usage), baselines last."""
     figures = shown(FIGURE_COLUMNS, rows)
     usage = shown(USAGE_COLUMNS, [r for r in rows if not r.baseline])
-    header = ["model", "run", "n", "failed", "invalid"]
+    header = ["model", "eval", "run", "n", "failed", "invalid"]
     header += [title for title, _ in figures] + [title for title, _ in usage]
     body = []
     for r in rows:
         counts = ["-", "-"] if r.baseline else [str(r.failed), str(r.invalid)]
-        cells = [r.model, r.run_id or "-", str(r.n), *counts]
+        cells = [r.model, split_of(r), r.run_id or "-", str(r.n), *counts]
         cells += [column.cell(r) for _, column in figures]
         cells += [column.cell(r) if not r.baseline else "-" for _, column in usage]
         body.append(cells)
@@ -200,7 +201,7 @@ def _per_class(rows: list[ModelEvalReport]) -> str:
 def _notes(rows: list[ModelEvalReport], baselines: list[ModelEvalReport]) -> str:
     lines = [line.strip() for line in balance_lines(baselines)]
     lines += [f"{row.model}: {note}" for row in rows for note in row.notes]
-    flags = [f"{row.model}: {flag}" for row in rows for flag in row.flags]
+    flags = [f"{row.model} ({split_of(row)}): {flag}" for row in rows for flag in row.flags]
     parts = [f'<p class="note">{html.escape(line)}</p>' for line in lines]
     parts += [f'<p class="flag">{html.escape(flag)}</p>' for flag in flags]
     return "\n".join(parts)
@@ -224,8 +225,10 @@ def breakdown_plot(found: list[Breakdown]) -> str:
     fig = Figure(figsize=(3.6 * len(panels) + 1.6, height), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
     bar = 0.8 / len(found)
-    repeated = len({b.model for b in found}) < len(found)
-    names_of = [f"{b.model} [{b.run_id}]" if repeated else b.model for b in found]
+    several = len({b.eval_name for b in found}) > 1
+    names_of = [f"{b.model} ({b.eval_name})" if several else b.model for b in found]
+    if len(set(names_of)) < len(names_of):
+        names_of = [f"{name} [{b.run_id}]" for name, b in zip(names_of, found, strict=True)]
     for ax, (title, attr, ci_attr) in zip(axes, panels, strict=True):
         for k, b in enumerate(found):
             by_value = {g.value: g for g in b.groups}

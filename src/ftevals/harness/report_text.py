@@ -120,15 +120,35 @@ def shown(columns: list[Column], rows: list[ModelEvalReport]) -> list[tuple[str,
     ]
 
 
+def split_of(row: ModelEvalReport) -> str:
+    """The eval name without its base (``heldout.v1`` of ``safety-clf.heldout.v1``)."""
+    return row.eval_name.removeprefix(f"{row.eval}.") or row.eval_name
+
+
+def identity(
+    rows: list[ModelEvalReport],
+) -> tuple[list[str], Callable[[ModelEvalReport], list[str]]]:
+    """The columns naming a row: model, then ``eval`` (the split) when the rows cover several
+    evals of one base, and ``run`` when a model has several rows of one eval."""
+    show_eval = len({row.eval_name for row in rows}) > 1
+    show_run = len({(row.model, row.eval_name) for row in rows}) < len(rows)
+    header = ["model", *(["eval"] if show_eval else []), *(["run"] if show_run else [])]
+
+    def cells(row: ModelEvalReport) -> list[str]:
+        run = [row.run_id or "-"] if show_run else []
+        return [row.model, *([split_of(row)] if show_eval else []), *run]
+
+    return header, cells
+
+
 def summary_lines(rows: list[ModelEvalReport]) -> list[str]:
-    """Columns: model, [run], n, failed, invalid, then the figures with intervals."""
-    show_run = len({row.model for row in rows}) < len(rows)
+    """Columns: model, [eval], [run], n, failed, invalid, then the figures with intervals."""
     columns = shown(FIGURE_COLUMNS, rows)
-    header = ["model", *(["run"] if show_run else []), "n", "failed", "invalid"]
-    table = [[*header, *(title for title, _ in columns)]]
+    header, names = identity(rows)
+    table = [[*header, "n", "failed", "invalid", *(title for title, _ in columns)]]
     for row in rows:
         counts = ["-", "-"] if row.baseline else [str(row.failed), str(row.invalid)]
-        cells = [row.model, *([row.run_id] if show_run else []), str(row.n), *counts]
+        cells = [*names(row), str(row.n), *counts]
         table.append(cells + [column.cell(row) for _, column in columns])
     return _grid(table, "  ")
 
@@ -139,11 +159,10 @@ def usage_lines(rows: list[ModelEvalReport]) -> list[str]:
     columns = shown(USAGE_COLUMNS, rows)
     if not columns:
         return []
-    show_run = len({row.model for row in rows}) < len(rows)
-    table = [["model", *(["run"] if show_run else []), *(title for title, _ in columns)]]
+    header, names = identity(rows)
+    table = [[*header, *(title for title, _ in columns)]]
     for row in rows:
-        cells = [row.model, *([row.run_id] if show_run else [])]
-        table.append(cells + [column.cell(row) for _, column in columns])
+        table.append(names(row) + [column.cell(row) for _, column in columns])
     return ["", "  usage:", *_grid(table, "    ")]
 
 
@@ -156,17 +175,17 @@ def balance_lines(baselines: list[ModelEvalReport]) -> list[str]:
             f"{label} {c.support} ({c.support / n:.1%})" for label, c in base.per_class.items()
         )
         positive = f"; positive label {base.positive_label!r}" if base.positive_label else ""
-        lines.append(f"  class balance of the {n} samples: {shares}{positive}")
-        lines += [f"  {base.model}: {note}" for note in base.notes]
+        lines.append(f"  class balance of {base.eval_name} ({n} samples): {shares}{positive}")
+        lines += [f"  {base.model} ({split_of(base)}): {note}" for note in base.notes]
     return lines
 
 
 def flag_lines(rows: list[ModelEvalReport]) -> list[str]:
-    return [f"  ! {row.model}: {flag}" for row in rows for flag in row.flags]
+    return [f"  ! {row.model} ({split_of(row)}): {flag}" for row in rows for flag in row.flags]
 
 
 def detail_lines(row: ModelEvalReport) -> list[str]:
-    lines = [f"  {row.model}  [run {row.run_id}]"]
+    lines = [f"  {row.model}  [{row.eval_name}, run {row.run_id}]"]
     lines += [f"    note: {note}" for note in row.notes]
     if row.failed:
         lines.append(f"    failed samples (not scored): {row.failed}")
@@ -263,7 +282,7 @@ def breakdown_table(found: Breakdown) -> list[list[str]]:
 
 def breakdown_lines(found: Breakdown) -> list[str]:
     """One model's groups of one field."""
-    title = f"  by {found.field}, {found.model}  [run {found.run_id}]"
+    title = f"  by {found.field}, {found.model}  [{found.eval_name}, run {found.run_id}]"
     if found.positive_label:
         title += f" (positive label {found.positive_label!r})"
     lines = ["", title]
