@@ -10,10 +10,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from ftevals.cli import data, harness, recipes, review, serve, train
+from ftevals.cli import data, harness, leakage, recipes, review, serve, train
 from ftevals.errors import FtevalsError
 
-GROUPS = [data, train, harness, recipes, review, serve]
+GROUPS = [data, train, harness, recipes, review, serve, leakage]
 
 
 def build_parser() -> argparse.ArgumentParser:

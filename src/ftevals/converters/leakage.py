@@ -611,7 +611,9 @@ class LeakageReport(BaseModel):
 
     def render(self, examples: int = 3, width: int = 120) -> str:
         """The text report: per eval, counts and rate, then examples side by side."""
-        files = ", ".join(f"{t.path} ({t.prompts:,})" for t in self.train)
+        files = ", ".join(
+            t.path if len(self.train) == 1 else f"{t.path} ({t.prompts:,})" for t in self.train
+        )
         para = self.paraphrase_threshold
         lines = [
             f"training prompts: {self.train_prompts:,} from {files}",
