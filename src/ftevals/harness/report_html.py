@@ -3,10 +3,11 @@
 Plots are drawn with matplotlib (``Figure`` objects, no pyplot state) and embedded as base64
 PNG ``<img>`` data URIs; the style sheet is inline. Nothing is loaded from the network or from
 other files. Per eval: the summary table (the text report's columns, with 95% intervals, and
-the majority baseline), class balance and flags, confusion matrices, per-class F1 by model,
-cost per 1,000 samples against macro F1, precision-recall curves (where probabilities were
-recorded), model-graded choice counts, paired comparisons with the flipped samples and the
-verdict in words, judge agreement, and the ``--by`` groups as a plot with error bars.
+the majority baseline), class balance and flags, empty and degenerate answers, seed groups,
+confusion matrices, per-class F1 by model, cost per 1,000 samples against macro F1,
+precision-recall curves (where probabilities were recorded), model-graded choice counts,
+paired comparisons with the flipped samples and the verdict in words, judge agreement, and the
+``--by`` groups as a plot with error bars.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ftevals.harness.report_text import (
     shown,
     split_of,
 )
+from ftevals.harness.seeds import SeedGroup
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -274,11 +276,38 @@ def _breakdown_section(found: list[Breakdown]) -> str:
     return "\n".join(part for part in parts if part)
 
 
+def _answers(rows: list[ModelEvalReport]) -> str:
+    """Empty and degenerate answers per row, and the main figure without them."""
+    from ftevals.harness.degenerate import answer_table
+
+    table = answer_table(rows)
+    if not table:
+        return ""
+    title = "<h3>empty and degenerate answers</h3>"
+    return title + _table(table[0], table[1:])
+
+
+def _seeds(groups: list[SeedGroup]) -> str:
+    """Runs of one model that differ only in seed: mean ± std [min, max] per figure."""
+    from ftevals.harness.seeds import seed_table
+
+    table = seed_table(groups)
+    if not table:
+        return ""
+    notes = "".join(
+        f'<p class="note">{html.escape(f"{g.model}: {note}")}</p>'
+        for g in groups
+        for note in g.notes
+    )
+    return "<h3>over seeds (mean ± std [min, max])</h3>" + _table(table[0], table[1:]) + notes
+
+
 def _eval_section(name: str, comparison: Comparison) -> str:
     rows = [r for r in comparison.rows if r.eval == name]
     baselines = [r for r in comparison.baselines if r.eval == name]
     parts = [f"<h2>eval: {html.escape(name)}</h2>", _summary(rows + baselines)]
     parts.append(_notes(rows, baselines))
+    parts += [_answers(rows), _seeds([g for g in comparison.seed_groups if g.eval == name])]
     parts += [confusion_plot(rows), f1_plot(rows), _per_class(rows), cost_plot(rows)]
     parts += [pr_plot(rows), choices_plot(rows)]
     pairs = [p for p in comparison.paired if p.eval == name]

@@ -18,7 +18,9 @@ from ftevals.harness.compare import (
     ModelEvalReport,
     PairedComparison,
 )
+from ftevals.harness.degenerate import answer_lines
 from ftevals.harness.intervals import Interval
+from ftevals.harness.seeds import seed_lines
 
 MAX_FLIPS_SHOWN = 10
 
@@ -293,7 +295,8 @@ def breakdown_lines(found: Breakdown) -> list[str]:
 
 def render_table(comparison: Comparison) -> str:
     """Plain-text report: per eval, a summary line per model and baseline, class balance and
-    flags, usage, details, paired figures, judges and the ``--by`` groups."""
+    flags, usage, empty and degenerate answers, seed groups, details, paired figures, judges
+    and the ``--by`` groups."""
     blocks: list[str] = []
     for name in dict.fromkeys(row.eval for row in comparison.rows):
         rows = [row for row in comparison.rows if row.eval == name]
@@ -302,6 +305,8 @@ def render_table(comparison: Comparison) -> str:
         context = balance_lines(baselines) + flag_lines(rows)
         lines += ["", *context] if context else []
         lines += usage_lines(rows)
+        lines += answer_lines(rows)
+        lines += seed_lines([group for group in comparison.seed_groups if group.eval == name])
         for row in rows:
             lines += ["", *detail_lines(row)]
         lines += paired_lines([p for p in comparison.paired if p.eval == name])
