@@ -228,6 +228,7 @@ def convert_file(
 
     Rows are streamed: memory does not grow with the file, except 16 bytes per row for the
     label-conflict count and, with ``dedupe`` or ``split``, a digest per distinct prompt.
+    With ``split``, the split keys are kept too, for the duplicate check between the sides.
     Outputs are written to temporary files renamed at the end, so a bad row writes nothing.
     """
     src, out = Path(src), Path(out)
