@@ -21,6 +21,7 @@ from ftevals.harness.report_text import fmt_ci, render_table
 FIXTURES = Path(__file__).parent / "fixtures"
 CSV_NAMES = [
     "summary", "per_class", "confusion", "pr_curve", "paired", "flips", "judges", "breakdown",
+    "seed_groups",
 ]  # fmt: skip
 
 
