@@ -19,7 +19,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from ftevals.training.config import LoraSettings, TrainConfig
-    from ftevals.training.train import train
+    from ftevals.training.train import train, train_seeds
 
     out = args.out
     if args.name:
@@ -65,6 +65,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     lora = {k: v for k, v in lora.items() if v is not None}
     if lora:
         config.lora = LoraSettings(**{**asdict(config.lora), **lora})
+    if args.seeds is not None:
+        dirs = train_seeds(config, args.seeds, progress=not args.quiet, resume=args.resume)
+        print(f"{len(dirs)} adapters written: {', '.join(str(d) for d in dirs)}")
+        print("evaluate each, then `ftevals compare` reports the mean and spread over the seeds")
+        return 0
     out_dir = train(config, progress=not args.quiet, resume=args.resume)
     print(f"adapter written to {out_dir}")
     return 0
@@ -196,6 +201,12 @@ def register(sub: Any) -> None:
     p.add_argument("--grad-accum", type=int, help="micro-batches per optimizer step")
     p.add_argument("--max-length", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--seeds",
+        type=int,
+        metavar="N",
+        help="train N times, seeds S..S+N-1 (S: --seed, else the config's, 0), to <out>-seed<k>",
+    )
     p.add_argument("--val-fraction", type=float, help="hash-split share held out")
     p.add_argument("--eval-every", type=int, help="validate every N steps (0: every epoch)")
     p.add_argument("--early-stopping-patience", type=int)
