@@ -206,6 +206,8 @@ def detail_lines(row: ModelEvalReport) -> list[str]:
                 f"kappa={fmt_ci(row.human_kappa, row.human_kappa_ci)}"
             )
         return lines
+    if not row.per_class:
+        return lines
     if row.auprc is not None:
         auprc = fmt_ci(row.auprc, row.auprc_ci)
         lines.append(f"    AUPRC (positive class {row.positive_label!r}): {auprc}")
@@ -225,13 +227,19 @@ def detail_lines(row: ModelEvalReport) -> list[str]:
 def paired_lines(pairs: list[PairedComparison]) -> list[str]:
     if not pairs:
         return []
+    several = len({pair.eval_name for pair in pairs}) > 1
+
+    def name(pair: PairedComparison) -> str:
+        split = pair.eval_name.removeprefix(f"{pair.eval}.")
+        return f"{pair.model_b} vs {pair.model_a}" + (f" ({split})" if several else "")
+
     table = [["B vs A", "n", "A only", "B only", "McNemar p", "B - A", "95% CI", "flips"]]
     for pair in pairs:
         ci = f"[{fmt(pair.ci_low)}, {fmt(pair.ci_high)}]" if pair.ci_low is not None else "-"
         p = fmt_p(pair.mcnemar_p) + (f" ({pair.mcnemar_method})" if pair.mcnemar_method else "")
         table.append(
             [
-                f"{pair.model_b} vs {pair.model_a} ({pair.metric})",
+                f"{name(pair)} ({pair.metric})",
                 str(pair.n),
                 fmt(pair.a_only),
                 fmt(pair.b_only),
@@ -242,10 +250,13 @@ def paired_lines(pairs: list[PairedComparison]) -> list[str]:
             ]
         )
     lines = ["", "  paired, on the same samples:", *_grid(table, "    ")]
-    lines += [f"    {pair.model_b} vs {pair.model_a}: {pair.verdict}" for pair in pairs]
+    lines += [f"    {name(pair)}: {pair.verdict}" for pair in pairs]
     for pair in pairs:
         if pair.flips:
-            lines.append(f"    flipped, {pair.model_a} -> {pair.model_b} ({len(pair.flips)}):")
+            split = f" ({pair.eval_name.removeprefix(pair.eval + '.')})" if several else ""
+            lines.append(
+                f"    flipped, {pair.model_a} -> {pair.model_b}{split} ({len(pair.flips)}):"
+            )
             for flip in pair.flips[:MAX_FLIPS_SHOWN]:
                 truth = f" (expected {flip.expected})" if flip.expected is not None else ""
                 lines.append(f"      {flip.sample_id}: {flip.a} -> {flip.b}{truth}")
