@@ -142,3 +142,17 @@ def test_a_bad_sample_and_unknown_evals(
 def test_help_defaults_are_the_library_defaults() -> None:
     assert leakage_cli.NEAR_DEFAULT == leakage.NEAR_THRESHOLD
     assert leakage_cli.PARAPHRASE_DEFAULT == leakage.PARAPHRASE_THRESHOLD
+
+
+def test_text_field_of_a_csv_training_file(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, evals = files
+    train = tmp_path / "train.csv"
+    train.write_text(f'id,question\n1,"{TRAIN[0]}"\n2,Something else entirely\n', encoding="utf-8")
+    argv = ["leakage", "--train", str(train), "--text-field", "question", "--eval", str(evals)]
+    assert main([*argv, "--no-paraphrase", "--json"]) == 0
+    (ev,) = json.loads(capsys.readouterr().out)["evals"]
+    assert [(m["eval_line"], m["train_line"], m["kind"]) for m in ev["matches"]] == [
+        (1, 2, "exact")
+    ]

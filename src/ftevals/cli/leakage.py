@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 
-def _eval_file(value: str, registries: list[str], text_field: str | None) -> Any:
+def _eval_file(value: str, registries: list[str]) -> Any:
     from ftevals.converters.leakage import PromptFile
     from ftevals.errors import InputError
     from ftevals.harness.contamination import eval_samples_file
 
     path = Path(value)
     if path.is_file():
-        return PromptFile(path, value, text_field=text_field)
+        return PromptFile(path, value)
     if path.suffix.lower() in (".jsonl", ".csv", ".txt", ".json") or "/" in value:
         raise InputError(path, "file not found")
     return PromptFile(eval_samples_file(value, registries), value)
@@ -26,7 +26,7 @@ def cmd_leakage(args: argparse.Namespace) -> int:
 
     train = [PromptFile(Path(p), p, text_field=args.text_field) for p in args.train]
     registries = args.registry or []
-    evals = [_eval_file(e, registries, args.text_field) for e in args.eval]
+    evals = [_eval_file(e, registries) for e in args.eval]
     report = check_files(
         train,
         evals,
@@ -76,7 +76,9 @@ def register(sub: Any) -> None:
         help="eval samples files or registry eval names",
     )
     p.add_argument("--registry", action="append", help="extra registry for eval names")
-    p.add_argument("--text-field", help="JSONL field or CSV column holding the prompt")
+    p.add_argument(
+        "--text-field", help="JSONL field or CSV column holding the prompt (training files)"
+    )
     p.add_argument(
         "--near-threshold",
         type=float,
