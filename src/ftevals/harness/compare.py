@@ -8,6 +8,10 @@ Answers that match no label are predicted as :data:`INVALID`. A log without ``ma
 but with ``metrics`` events carrying a ``choice`` (``ModelBasedClassify``) is model-graded.
 Failed samples are counted apart and scored nowhere (see ``ftevals.harness.scoring``).
 
+Every figure of an eval carries a 95% interval (``ftevals.harness.intervals``); every
+classification eval gets a ``baseline/majority`` row (``ftevals.harness.baselines``); with
+``by``, the figures per group of a sample field (``ftevals.harness.breakdown``).
+
 Across logs (``ftevals.harness.paired``): two models on the same samples get McNemar's test,
 a paired bootstrap CI and the samples that flipped; judges of the same answers get their
 agreement and Cohen's kappa. Another kind of eval is added by writing a scorer in ``scoring``
