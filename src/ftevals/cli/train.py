@@ -137,8 +137,10 @@ def _fn_args(value: str | None) -> dict[str, str]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from ftevals.training.sweep import eval_axis, sweep
+    from ftevals.training.sweep import broken_line, eval_axis, sweep
 
+    if not 0.0 <= args.broken_share <= 1.0:
+        raise FtevalsError(f"--broken-share must be within [0, 1], got {args.broken_share}")
     registries = args.registry or []
     safety = eval_axis(args.safety_eval, args.safety_metric, args.safety_higher, registries)
     utility = eval_axis(args.utility_eval, args.utility_metric, args.utility_higher, registries)
@@ -157,12 +159,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         max_samples=args.max_samples,
         concurrency=args.concurrency,
         fuse_options={"tolerance": args.tolerance, "seed": args.seed},
+        broken_share=args.broken_share,
     )
     print(f"{'candidate':<36} {'status':<9} {safety.metric:>12} {utility.metric:>12}")
     for c in result.candidates:
         s = "-" if c.safety is None else f"{c.safety:.4f}"
         u = "-" if c.utility is None else f"{c.utility:.4f}"
         print(f"{c.name:<36} {c.status:<9} {s:>12} {u:>12}")
+    line = broken_line(result.candidates, args.broken_share)
+    if line:
+        print(line)
     print(f"table: {result.csv} and {result.json}; plot: {result.plot}")
     bad = [c for c in result.candidates if c.status in ("failed", "error")]
     return 1 if bad else 0
@@ -176,6 +182,7 @@ def _direction(p: argparse.ArgumentParser, name: str) -> None:
 
 
 def register(sub: Any) -> None:
+    from ftevals.harness.degenerate import THRESHOLD
     from ftevals.training.combine import COMBINATIONS
 
     p = sub.add_parser("train", help="train a LoRA adapter (classifier or causal SFT)")
@@ -287,4 +294,12 @@ def register(sub: Any) -> None:
     s.add_argument("--concurrency", type=int, default=1)
     s.add_argument("--tolerance", type=float, default=1e-3)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--broken-share",
+        type=float,
+        default=THRESHOLD,
+        metavar="SHARE",
+        help="a candidate with more empty or degenerate answers than this share is broken and "
+        "kept off the front (default 0.1)",
+    )
     s.set_defaults(func=cmd_sweep)

@@ -308,3 +308,16 @@ def answer_lines(rows: list[ModelEvalReport]) -> list[str]:
         for example in q.examples if q is not None and q.flagged else []:
             lines.append(f"    e.g. {row.model} ({split_of(row)}): {example!r}")
     return lines
+
+
+def answer_kinds(log: EvalLog) -> Counter[str]:
+    """How many answers of the log's scored samples are ``ok``, ``empty`` and ``degenerate``
+    (failed samples left out; the answers of :func:`classification_answers` when the log has
+    ``match`` events, else of :func:`policy_answers`). ``ftevals sweep`` reads this."""
+    from ftevals.harness.scoring import failed_samples
+
+    failed = failed_samples(log)
+    answers = classification_answers(log) if log.events_of("match") else policy_answers(log)
+    return Counter(
+        classify(answer) for key, answer in answers.items() if key.split("#")[0] not in failed
+    )
