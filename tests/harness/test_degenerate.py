@@ -185,3 +185,18 @@ def test_modelgraded_reads_the_model_answer_not_the_judge(tmp_path: Path) -> Non
     assert q.metric == "mean_score" and q.value == pytest.approx(5 / 7)
     assert q.choice_rates["N"].value == pytest.approx(2 / 7)
     assert q.flagged and "mean_score on the other 7 answers is 0.714" in row.flags[-1]
+
+
+def test_compare_cli_flags_by_default_and_takes_a_threshold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ftevals.cli import main
+
+    log = str(_refusal_log(tmp_path / "f.jsonl", ANSWERS))
+    assert main(["compare", log]) == 0
+    assert "! fused (dev.v0): 6 of 20 answers (30.0%)" in capsys.readouterr().out
+    assert main(["compare", log, "--degenerate-threshold", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "empty and degenerate answers" in out and "! fused (dev.v0): 6 of 20" not in out
+    assert main(["compare", log, "--degenerate-threshold", "2"]) == 2
+    assert "--degenerate-threshold must be within [0, 1], got 2.0" in capsys.readouterr().err
