@@ -76,10 +76,6 @@ EXIT_USELESS = 3
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    if args.html:
-        from ftevals import extras
-
-        extras.require("plots", "compare --html")
     from ftevals.harness.compare import compare_logs
     from ftevals.harness.export import write_csv, write_json
     from ftevals.harness.logs import find_logs, read_log
@@ -100,10 +96,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise FtevalsError(f"--degenerate-threshold must be within [0, 1], got {threshold}")
     logs = [read_log(p) for p in paths]
     comparison = compare_logs(logs, args.by or [], min_group, degenerate_threshold=threshold)
-    if not args.no_contamination:
-        from ftevals.harness.contamination import contamination_warnings
-
-        comparison.contamination = contamination_warnings(logs)
     if args.json == "-":
         print(comparison.model_dump_json(indent=2))
     else:
@@ -173,12 +165,6 @@ def register(sub: Any) -> None:
         action="append",
         metavar="FIELD",
         help="figures per group of this sample field (top level or metadata; repeatable)",
-    )
-    p.add_argument(
-        "--no-contamination",
-        action="store_true",
-        help="skip the check of evaluated samples against local adapters' recorded training "
-        "prompts (exact, normalised, near-duplicate, paraphrase)",
     )
     p.add_argument(
         "--min-group",
