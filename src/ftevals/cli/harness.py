@@ -96,6 +96,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise FtevalsError(f"--degenerate-threshold must be within [0, 1], got {threshold}")
     logs = [read_log(p) for p in paths]
     comparison = compare_logs(logs, args.by or [], min_group, degenerate_threshold=threshold)
+    if not args.no_contamination:
+        from ftevals.harness.contamination import contamination_warnings
+
+        comparison.contamination = contamination_warnings(logs)
     if args.json == "-":
         print(comparison.model_dump_json(indent=2))
     else:
@@ -165,6 +169,12 @@ def register(sub: Any) -> None:
         action="append",
         metavar="FIELD",
         help="figures per group of this sample field (top level or metadata; repeatable)",
+    )
+    p.add_argument(
+        "--no-contamination",
+        action="store_true",
+        help="skip the check of evaluated samples against local adapters' recorded training "
+        "prompts (exact, normalised, near-duplicate, paraphrase)",
     )
     p.add_argument(
         "--min-group",

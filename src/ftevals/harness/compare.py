@@ -211,6 +211,11 @@ class Comparison(BaseModel):
     paired: list[PairedComparison] = Field(default_factory=list)
     judges: list[JudgeAgreement] = Field(default_factory=list)
     seed_groups: list[SeedGroup] = Field(default_factory=list)
+    contamination: list[str] = Field(
+        default_factory=list,
+        description="Warnings: evaluated samples matching a local adapter's recorded training "
+        "prompts (ftevals.harness.contamination); set by `ftevals compare`.",
+    )
 
 
 def compare_logs(

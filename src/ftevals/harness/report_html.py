@@ -357,6 +357,7 @@ def render_html(comparison: Comparison) -> str:
         f"<title>ftevals report</title><style>{STYLE}</style></head><body>"
         f'<h1>ftevals report</h1><p class="note">generated {stamp} from {len(comparison.rows)}'
         f" logs</p><details><summary>logs</summary><ul>{logs}</ul></details>"
+        + "".join(f'<p class="flag">{html.escape(w)}</p>' for w in comparison.contamination)
         + "\n".join(sections)
         + "</body></html>\n"
     )

@@ -326,4 +326,6 @@ def render_table(comparison: Comparison) -> str:
             if found.eval == name:
                 lines += breakdown_lines(found)
         blocks.append("\n".join(lines))
+    if comparison.contamination:
+        blocks.insert(0, "\n".join(comparison.contamination))
     return "\n\n".join(blocks) + "\n"
