@@ -200,3 +200,16 @@ def test_compare_cli_flags_by_default_and_takes_a_threshold(
     assert "empty and degenerate answers" in out and "! fused (dev.v0): 6 of 20" not in out
     assert main(["compare", log, "--degenerate-threshold", "2"]) == 2
     assert "--degenerate-threshold must be within [0, 1], got 2.0" in capsys.readouterr().err
+
+
+def test_no_human_written_answer_of_the_shared_data_is_degenerate() -> None:
+    """Every non-empty text of Dolly's responses (387 human-written answers, from a few words
+    to several paragraphs) is ok: the rule does not fire on ordinary prose."""
+    path = (
+        Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dolly_safety_only.jsonl"
+    )
+    if not path.is_file():
+        pytest.skip(f"shared data not found: {path} (../shared/data beside the repository)")
+    texts = [json.loads(line)["response"] for line in path.read_text(encoding="utf-8").splitlines()]
+    kinds = [classify(text) for text in texts if text.strip()]
+    assert len(kinds) >= 380 and set(kinds) == {"ok"}

@@ -83,12 +83,18 @@ def _non_overlapping(words: list[str], gram: tuple[str, ...]) -> int:
     return count
 
 
-def _phrase_loop(words: list[str]) -> bool:
+def _phrase_loop(words: list[str]) -> bool | None:
+    """True for a phrase loop; None when no phrase of :data:`MAX_PHRASE` words can occur
+    :data:`MIN_REPEATS` times (a longer phrase never occurs more often than a shorter one, so
+    the search stops at the first length without repeats, and there is no long loop)."""
     for n in range(1, MAX_PHRASE + 1):
         grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
-        for gram, count in grams.most_common(3):
-            if count < MIN_REPEATS:
-                break
+        top = grams.most_common(3)
+        if not top or top[0][1] < MIN_REPEATS:
+            return None
+        for gram, count in top:
+            if count < MIN_REPEATS or count * n < MIN_COVER * len(words):
+                break  # the occurrences cannot cover enough, without overlap even less
             repeats = _non_overlapping(words, gram)
             if repeats >= MIN_REPEATS and repeats * n >= MIN_COVER * len(words):
                 return True
@@ -122,9 +128,10 @@ def degenerate_rule(answer: str) -> str | None:
     if len(words) >= MIN_WORDS:
         if len(set(words)) <= MAX_DISTINCT:
             return "few words"
-        if _phrase_loop(words):
+        phrase = _phrase_loop(words)
+        if phrase:
             return "phrase loop"
-        if _long_loop(words):
+        if phrase is not None and _long_loop(words):
             return "long loop"
     if text and _char_loop(text):
         return "character loop"
