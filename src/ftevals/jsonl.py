@@ -10,7 +10,7 @@ import codecs
 import json
 import json.encoder
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,6 +189,19 @@ dumps_str: Callable[[str], bytes] = orjson.dumps
 on a lone surrogate, where callers fall back to :func:`dumps_bytes`."""
 
 
+def create_temp(path: Path) -> tuple[int, Path]:
+    """A new, empty temporary file beside ``path`` (``.NAME.XXXXXXXX.tmp``), opened for
+    writing: ``(file descriptor, its path)``. Unlike ``tempfile.mkstemp`` (always 0600) it is
+    created 0666 less the umask, so the file renamed into place has the mode of any new file."""
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
 class AtomicJsonlWriter:
     """Write JSONL to a temporary file beside ``path``; :meth:`commit` renames it into place,
     :meth:`abort` (or leaving a ``with`` block on an exception) removes it.
@@ -199,10 +212,7 @@ class AtomicJsonlWriter:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
-        self._tmp = Path(tmp)
+        fd, self._tmp = create_temp(self.path)
         self._fh = os.fdopen(fd, "wb")
         self._lines: list[bytes] = []
         self.count = 0
