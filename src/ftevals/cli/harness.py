@@ -76,6 +76,10 @@ EXIT_USELESS = 3
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    if args.html:
+        from ftevals import extras
+
+        extras.require("plots", "compare --html")
     from ftevals.harness.compare import compare_logs
     from ftevals.harness.export import write_csv, write_json
     from ftevals.harness.logs import find_logs, read_log

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ftevals import extras
 from ftevals.completion_fns._batching import DynamicBatcher
 from ftevals.completion_fns.base import Prompt, TextCompletionResult, record_call, to_messages
 from ftevals.completion_fns.openai_chat import as_bool
@@ -103,6 +104,7 @@ class HFCausalCompletionFn:
         registry: Any = None,
         **kwargs: Any,
     ) -> None:
+        extras.require("local", "hf-causal")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging

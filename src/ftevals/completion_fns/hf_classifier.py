@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ftevals import extras
 from ftevals.completion_fns._batching import DynamicBatcher
 from ftevals.completion_fns._onnx import INPUTS as INPUT_NAMES
 from ftevals.completion_fns._onnx import QUANTIZE, OnnxClassifier
@@ -67,6 +68,9 @@ class HFClassifierCompletionFn:
         registry: Any = None,
         **kwargs: Any,
     ) -> None:
+        extras.require("local", "hf-classifier")
+        if backend == "onnx":
+            extras.require("local", "hf-classifier backend=onnx", "onnx", "onnxruntime")
         from ftevals.training.classifier import classifier_meta, classifier_tokenizer
 
         if backend not in BACKENDS:

@@ -236,6 +236,9 @@ def _encoder() -> tuple[Any, Any]:
 
 
 def _embed_unique(texts: list[str], batch_size: int) -> np.ndarray:
+    from ftevals import extras
+
+    extras.require("local", "paraphrase detection (MiniLM embeddings)", "torch", "transformers")
     import numpy as np
     import torch
 

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from ftevals import paths
+from ftevals import extras, paths
 from ftevals.errors import FtevalsError
 
 TIKTOKEN_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
@@ -191,6 +191,7 @@ class HFCounter:
     def __init__(self, ref: str) -> None:
         from ftevals.models import resolve_model
 
+        extras.require("local", f"the Hugging Face tokenizer of {ref!r}", "transformers")
         path = resolve_model(ref)
         try:
             from transformers import AutoTokenizer

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ftevals import extras
 from ftevals.completion_fns.base import text_to_classify
 from ftevals.converters.formats import normalise_text
 from ftevals.errors import FtevalsError, InputError
@@ -227,6 +228,7 @@ def recalibrate(
 ) -> Calibration:
     """Refit the calibration of a trained classifier on its own validation split (rebuilt from
     the stored config and data, which must be unchanged) and store it in ``ftevals.json``."""
+    extras.require("local", "ftevals calibrate")
     meta = read_meta(adapter_dir)
     config = TrainConfig.from_dict(meta["config"])
     if file_sha256(config.data) != meta.get("data_sha256"):

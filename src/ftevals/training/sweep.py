@@ -221,7 +221,10 @@ def sweep(
 ) -> SweepResult:
     """Run the sweep; returns the table (also written as CSV, JSON and a PNG plot).
     Candidates with more than ``broken_share`` empty or degenerate answers are ``broken``."""
+    from ftevals import extras
     from ftevals.harness.run import run_matrix
+
+    extras.require("plots", "ftevals sweep")
 
     out = Path(out)
     sources = [combine.parse_source(a) for a in adapters]

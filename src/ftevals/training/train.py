@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ftevals import extras
 from ftevals.errors import FtevalsError
 from ftevals.training.config import TrainConfig
 
@@ -24,6 +25,7 @@ def train(
     on_step: Callable[[int, float], None] | None = None,
 ) -> Path:
     """Train a LoRA adapter of ``config.kind``; returns the adapter directory."""
+    extras.require("train", "ftevals train")
     if config.kind == "causal":
         from ftevals.training.causal import train_causal
 
