@@ -22,7 +22,7 @@ SRC = ROOT / "src" / "ftevals"
 HEAVY = {
     "torch", "transformers", "peft", "onnx", "onnxruntime", "accelerate", "gguf", "safetensors",
     "tokenizers", "huggingface_hub", "fastapi", "uvicorn", "starlette", "matplotlib",
-    "langchain_core", "langchain_openai",
+    "langchain_core", "langchain_openai", "pandas",
 }  # fmt: skip
 """Packages no module may import at module level (slow, or absent from the core install)."""
 
@@ -103,7 +103,7 @@ def test_pyproject_core_has_no_extra_package_and_every_extra_lists_its_own() -> 
     core = _names(groups["core"])
     assert not core & {"torch", "transformers", "peft", "accelerate", "onnxruntime", "fastapi"}
     assert not core & {"uvicorn", "langchain-core", "langchain-openai", "gguf", "onnx"}
-    assert "matplotlib" not in core
+    assert "matplotlib" not in core and "pandas" not in core
     for extra, modules in extras.EXTRAS.items():
         assert extra in groups, extra
         names = set(_names(groups[extra]))
@@ -113,7 +113,7 @@ def test_pyproject_core_has_no_extra_package_and_every_extra_lists_its_own() -> 
         for module in modules:
             assert DISTRIBUTIONS.get(module, module) in names, (extra, module)
     everything = _names(groups["all"])
-    assert everything == {"ftevals[local,train,serve,review,langchain,plots]"}
+    assert everything == {"ftevals[local,train,serve,review,langchain,plots,analysis]"}
     assert "ftevals[all]" in _names(groups["dev"])
 
 

@@ -2,7 +2,8 @@
 
 ``pip install ftevals`` is the core: evals' engine and registry, remote completion functions,
 converters, the harness and ``compare``. Local models, training, serving, the review app,
-LangChain and plots (``compare --html``, ``sweep``) each need an extra (``pip install
+LangChain, plots (``compare --html``, ``sweep``) and pandas DataFrames of logs and comparisons
+(``analysis``) each need an extra (``pip install
 'ftevals[local]'``; ``make install`` installs all).
 Code that needs one calls :func:`require` before it first imports the extra's packages, so a
 missing package is a user's error (one line, exit 2) naming what to install, not a traceback.
@@ -21,6 +22,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "review": ("fastapi", "uvicorn"),
     "langchain": ("langchain_core",),
     "plots": ("matplotlib",),
+    "analysis": ("pandas",),
 }
 """Each extra's modules that :func:`require` checks by default (its main imports)."""
 

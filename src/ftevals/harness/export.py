@@ -1,7 +1,9 @@
-"""A :class:`~ftevals.harness.compare.Comparison` as pandas DataFrames, JSON and CSV files."""
+"""A :class:`~ftevals.harness.compare.Comparison` as tables, JSON and CSV files (standard
+library), and as pandas DataFrames (the ``analysis`` extra)."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,12 +97,10 @@ def _answer_columns(row: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def comparison_frames(comparison: Comparison) -> dict[str, pd.DataFrame]:
-    """Frames ``summary`` (models, then baselines), ``per_class``, ``confusion``, ``pr_curve``,
+def comparison_tables(comparison: Comparison) -> dict[str, tuple[list[str], list[dict[str, Any]]]]:
+    """Tables ``summary`` (models, then baselines), ``per_class``, ``confusion``, ``pr_curve``,
     ``paired``, ``flips``, ``judges``, ``breakdown`` and ``seed_groups`` (one line per group
-    and figure) (columns: the ``*_COLUMNS`` lists)."""
-    import pandas as pd
-
+    and figure): ``name -> (columns, rows)``, the columns being the ``*_COLUMNS`` lists."""
     rows: dict[str, list[dict[str, Any]]] = {
         "summary": [], "per_class": [], "confusion": [], "pr_curve": [],
         "paired": [], "flips": [], "judges": [], "breakdown": [], "seed_groups": [],
@@ -157,7 +157,20 @@ def comparison_frames(comparison: Comparison) -> dict[str, pd.DataFrame]:
         "flips": FLIP_COLUMNS, "judges": JUDGE_COLUMNS, "breakdown": BREAKDOWN_COLUMNS,
         "seed_groups": SEED_COLUMNS,
     }  # fmt: skip
-    frames = {name: pd.DataFrame(rows[name], columns=columns[name]) for name in columns}
+    return {name: (columns[name], rows[name]) for name in columns}
+
+
+def comparison_frames(comparison: Comparison) -> dict[str, pd.DataFrame]:
+    """:func:`comparison_tables` as pandas DataFrames (counts as nullable ``Int64``)."""
+    from ftevals import extras
+
+    extras.require("analysis", "DataFrames of a comparison")
+    import pandas as pd
+
+    frames = {
+        name: pd.DataFrame(rows, columns=columns)
+        for name, (columns, rows) in comparison_tables(comparison).items()
+    }
     for name, ints in _INT_COLUMNS.items():
         frames[name] = frames[name].astype({column: "Int64" for column in ints})
     return frames
@@ -172,12 +185,15 @@ def write_json(comparison: Comparison, path: str | Path) -> Path:
 
 
 def write_csv(comparison: Comparison, out_dir: str | Path) -> list[Path]:
-    """Write one CSV per frame of :func:`comparison_frames` into ``out_dir``; return paths."""
+    """Write one CSV per table of :func:`comparison_tables` into ``out_dir``; return paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, frame in comparison_frames(comparison).items():
+    for name, (columns, rows) in comparison_tables(comparison).items():
         path = out_dir / f"{name}.csv"
-        frame.to_csv(path, index=False)
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)  # None is written as an empty cell, as pandas did
         written.append(path)
     return written
