@@ -29,7 +29,7 @@ $(VENV)/.installed: pyproject.toml Makefile scripts/install_torch.py
 	$(PIP) install --quiet --upgrade pip
 	$(PY) scripts/install_torch.py --mode $(TORCH)
 	$(PIP) install --quiet --no-deps $(NO_DEPS)
-	$(PIP) install --quiet -e '.[dev]'
+	$(PIP) install --quiet -e '.[all,dev]'
 	@if [ "$(KEEP_EVALS_DATA)" != "1" ]; then $(PY) scripts/prune_evals_data.py; fi
 	@touch $@
 

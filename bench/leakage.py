@@ -12,8 +12,8 @@ exact, 3% case/punctuation changed, 4% with one word replaced), written as evals
 :func:`ftevals.converters.leakage.find_leaks` runs twice, with an empty embedding cache and
 again with it filled, and the seconds of each stage are printed (reading the files, exact and
 normalised, near duplicates, embedding the training and eval prompts, cosine search), with the
-planted copies found and the 1-minute load average (other jobs sharing the 2 cores slow
-everything down).
+planted copies found, the process's CPU time (all threads; it does not grow when other jobs
+share the 2 cores, the wall time does) and the 1-minute load average.
 """
 
 from __future__ import annotations
@@ -146,13 +146,60 @@ def workload(tmp: Path, n_train: int, n_evals: int) -> tuple[Path, Path, dict[in
 
 def run(train_file: Path, eval_file: Path, paraphrase: bool) -> dict[str, object]:
     leakage = importlib.import_module("ftevals.converters.leakage")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     train = [p.text for p in leakage.read_prompts(train_file)]
     evals = [p.text for p in leakage.read_prompts(eval_file)]
     timings: dict[str, float] = {"read": round(time.perf_counter() - start, 3)}
     matches = leakage.find_leaks(train, evals, paraphrase=paraphrase, timings=timings)
     timings["total"] = round(time.perf_counter() - start, 3)
+    timings["cpu"] = round(time.process_time() - cpu, 3)  # all threads: load-independent
     return {"timings": timings, "matches": matches, "load": os.getloadavg()[0]}
+
+
+def embed_sample(train_file: Path, eval_file: Path, n: int, quiet: bool) -> list[dict[str, object]]:
+    """MiniLM's rate on ``n`` training prompts, extrapolated to every prompt the full check
+    embeds, and the full-size cosine search on random unit vectors."""
+    import numpy as np
+
+    leakage = importlib.import_module("ftevals.converters.leakage")
+    train = [p.text for p in leakage.read_prompts(train_file)]
+    evals = [p.text for p in leakage.read_prompts(eval_file)]
+    unmatched = len(evals) - len(leakage.find_leaks(train, evals, paraphrase=False))
+    sample = random.Random(1).sample(train, min(n, len(train)))
+    leakage.embed(sample[:8], cache=False)  # load the model first
+    wall, cpu = time.perf_counter(), time.process_time()
+    leakage.embed(sample, cache=False)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    total = len(set(train)) + unmatched
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((len(train) + unmatched, leakage.EMBED_DIM), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    c_wall, c_cpu = time.perf_counter(), time.process_time()
+    for _ in leakage._cosine_pairs(vectors[len(train) :], vectors[: len(train)], 0.8, True):
+        pass
+    c_wall, c_cpu = time.perf_counter() - c_wall, time.process_time() - c_cpu
+    if not quiet:
+        print(
+            f"  MiniLM float32 on {len(sample):,} training prompts: {wall:.1f} s wall, "
+            f"{cpu:.1f} s CPU: {len(sample) / wall:.1f} prompts/s wall, "
+            f"{len(sample) / cpu:.1f} per CPU second (load average {os.getloadavg()[0]:.1f})"
+        )
+        print(
+            f"  extrapolated to the {total:,} prompts the full check embeds ({len(train):,} "
+            f"training, {unmatched:,} unmatched eval): {total * cpu / len(sample):,.0f} s CPU, "
+            f"{total * wall / len(sample):,.0f} s wall at this load"
+        )
+        print(
+            f"  cosine search {unmatched:,} x {len(train):,} (random unit vectors): "
+            f"{c_wall:.1f} s wall, {c_cpu:.1f} s CPU",
+            flush=True,
+        )
+    return [
+        {"name": "MiniLM float32 embedding, prompts per CPU second", "value": len(sample) / cpu,
+         "unit": "prompts/s"},
+        {"name": f"cosine search {unmatched:,} x {len(train):,}: CPU time", "value": c_cpu,
+         "unit": "s"},
+    ]  # fmt: skip
 
 
 def main() -> int:
@@ -160,6 +207,14 @@ def main() -> int:
     parser.add_argument("--train", type=int, default=100_000)
     parser.add_argument("--evals", type=int, default=10_000)
     parser.add_argument("--no-paraphrase", action="store_true", help="skip the embeddings")
+    parser.add_argument(
+        "--embed-sample",
+        type=int,
+        metavar="N",
+        help="instead of embedding every prompt: the lexical stages at full size, MiniLM on N "
+        "training prompts (rate, and the time of all of them extrapolated) and the cosine "
+        "search at full size on random unit vectors",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object (run_all.py)")
     args = parser.parse_args()
     figures: list[dict[str, object]] = []
@@ -170,9 +225,11 @@ def main() -> int:
         size = f"{args.train:,} training prompts x {args.evals:,} eval samples"
         if not args.json:
             print(size, flush=True)
-        runs = ["cold cache", "warm cache"] if not args.no_paraphrase else ["no paraphrase"]
+        runs = ["cold cache", "warm cache"]
+        if args.no_paraphrase or args.embed_sample:
+            runs = ["no paraphrase"]
         for name in runs:
-            result = run(train_file, eval_file, paraphrase=not args.no_paraphrase)
+            result = run(train_file, eval_file, paraphrase=name != "no paraphrase")
             timings = result["timings"]
             assert isinstance(timings, dict)
             matches = result["matches"]
@@ -195,11 +252,17 @@ def main() -> int:
             figures.append(
                 {"name": f"{size}, {name}: total", "value": timings["total"], "unit": "s"}
             )
+            figures.append(
+                {"name": f"{size}, {name}: CPU time", "value": timings["cpu"], "unit": "s"}
+            )
             if args.json:
                 continue
-            stages = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+            stages = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items() if k != "cpu")
+            stages += f"; CPU time {timings['cpu']:.1f} s (both cores)"
             print(f"  {name}: {stages} (load average {result['load']:.1f})")
             print(f"    matches {counts}; planted found {recall} of {planted_n}", flush=True)
+        if args.embed_sample:
+            figures += embed_sample(train_file, eval_file, args.embed_sample, quiet=args.json)
     if args.json:
         print(json.dumps({"figures": figures, "notes": "no baseline: seconds per check"}))
     return 0

@@ -48,6 +48,7 @@ class Bench:
 BENCHES = [
     Bench("classifier_throughput.py", (), ("--repeat", "1")),
     Bench("data_tools.py", (), ("--rows", "20000", "--small", "0")),
+    Bench("leakage.py", (), ("--train", "2000", "--evals", "500")),
     Bench("remote_throughput.py", (), ("--samples", "300")),
     Bench(
         "serve_load.py",

@@ -27,7 +27,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "ftevals"
 
-GROUND = frozenset({"jsonl", "errors", "paths", "pricing", "evals_compat"})
+GROUND = frozenset({"jsonl", "errors", "paths", "pricing", "evals_compat", "extras"})
 FORBIDDEN: dict[str, frozenset[str]] = {
     "completion_fns": frozenset({"training", "harness", "cli"}),
     "training": frozenset({"completion_fns", "harness", "experiments"}),

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +95,16 @@ def test_atomic_writer_commits_or_leaves_nothing(tmp_path: Path) -> None:
         raise RuntimeError("boom")
     assert out.read_text() == '{"a": 1}\n{"b": 2}\n'  # untouched
     assert [p.name for p in out.parent.iterdir()] == ["o.jsonl"]  # no temporary left
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_follow_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    previous = os.umask(umask)
+    try:
+        write_jsonl(tmp_path / "o.jsonl", [{"a": 1}])
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "o.jsonl").stat().st_mode) == mode
 
 
 def test_writer_joins_chunks_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,8 @@
 """The one JSONL reader and writer: line-numbered errors, atomic writes.
 
 :func:`write_atomic` and :func:`atomic_path` are the one write-then-rename of the package (any
-file, JSONL or not), and :func:`file_sha256` the one file hash.
+file, JSONL or not; temporary files from :func:`create_temp`), and :func:`file_sha256` the one
+file hash.
 
 :func:`iter_records` is the one line-numbered reader loop: JSONL (:func:`iter_jsonl`) and, with
 a text parser, files of one prompt a line (:func:`ftevals.converters.readers.iter_lines`).
@@ -16,7 +17,6 @@ import json
 import json.encoder
 import os
 import secrets
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,6 +195,19 @@ dumps_str: Callable[[str], bytes] = orjson.dumps
 on a lone surrogate, where callers fall back to :func:`dumps_bytes`."""
 
 
+def create_temp(path: Path) -> tuple[int, Path]:
+    """A new, empty temporary file beside ``path`` (``.NAME.XXXXXXXX.tmp``), opened for
+    writing: ``(file descriptor, its path)``. Unlike ``tempfile.mkstemp`` (always 0600) it is
+    created 0666 less the umask, so the file renamed into place has the mode of any new file."""
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
 class AtomicJsonlWriter:
     """Write JSONL to a temporary file beside ``path``; :meth:`commit` renames it into place,
     :meth:`abort` (or leaving a ``with`` block on an exception) removes it.
@@ -205,10 +218,7 @@ class AtomicJsonlWriter:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
-        self._tmp = Path(tmp)
+        fd, self._tmp = create_temp(self.path)
         self._fh = os.fdopen(fd, "wb")
         self._lines: list[bytes] = []
         self.count = 0
@@ -275,8 +285,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     permissions (the umask's), as a file written in place would."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    tmp.open("xb").close()
+    fd, tmp = create_temp(target)
+    os.close(fd)
     try:
         yield tmp
         os.replace(tmp, target)

@@ -37,7 +37,7 @@ def server() -> Iterator[FakeOpenAIServer]:
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LC_KEY", KEY)
-    monkeypatch.setenv("OPENAI_API_KEY", PLACEHOLDER_KEY)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     for name in ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN", "AZURE_OPENAI_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
 
@@ -144,7 +144,8 @@ def test_key_from_dotenv_not_the_placeholder(
     assert server.requests[0].headers["authorization"] == f"Bearer {KEY}"
 
 
-def test_local_server_needs_no_key(recorder: Any) -> None:
+def test_local_server_needs_no_key(recorder: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", PLACEHOLDER_KEY)  # never forwarded
     with FakeOpenAIServer("safe") as open_server:
         fn = LangChainCompletionFn(
             llm="langchain_openai.ChatOpenAI", model="m", base_url=open_server.base_url
@@ -163,7 +164,7 @@ def test_keys_on_the_command_line_are_refused(server: FakeOpenAIServer) -> None:
 def test_missing_key_variable() -> None:
     with pytest.raises(FtevalsError, match=r"\$NOPE_KEY"):
         LangChainCompletionFn(llm="langchain_openai.ChatOpenAI", model="m", api_key_env="NOPE_KEY")
-    with pytest.raises(FtevalsError, match=r"\$OPENAI_API_KEY"):  # only the placeholder is set
+    with pytest.raises(FtevalsError, match=r"\$OPENAI_API_KEY"):  # no OPENAI_API_KEY anywhere
         LangChainCompletionFn(llm="langchain_openai.ChatOpenAI", model="m")
 
 

@@ -123,7 +123,7 @@ def test_key_from_dotenv(
     server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, recorder: Any
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OPENAI_API_KEY", PLACEHOLDER_KEY)  # what `import ftevals` sets
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     (tmp_path / ".env").write_text(f'OPENAI_API_KEY="{KEY}"\n', encoding="utf-8")
     assert make(server).__call__(PROMPT).get_completions() == ["safe"]
     assert server.requests[0].headers["authorization"] == f"Bearer {KEY}"

@@ -201,8 +201,7 @@ def test_system_is_not_added_twice(tmp_path: Path) -> None:
     assert rows[1].messages[0] == {"role": "system", "content": "New"}
 
 
-def test_flatten_matches_evals(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "not-used")  # evals builds a client at import time
+def test_flatten_matches_evals() -> None:
     base = pytest.importorskip("evals.prompt.base")
     prompts: list[list[dict[str, Any]]] = [
         [{"role": "user", "content": "only"}],

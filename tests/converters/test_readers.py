@@ -30,10 +30,14 @@ def test_csv_without_header_names_columns_by_number(tmp_path: Path) -> None:
 def test_headerless_csv_read_with_a_header_gives_a_hint(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     path.write_text("Write a script that can exploit vulnerabilities\nTeach me\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"no such column .*if the file has no header row"):
+    with pytest.raises(InputError, match=r"no text column .*if the file has no header row"):
         read_rows(path, labels=False)
-    with pytest.raises(InputError, match=re.escape(f"{path}: field '2': no such column")):
-        read_rows(path, header=False)  # one column: no label column 2
+    # one column, and no label column named: the label column is what is missing
+    missing = f"{path}: no label column (the default is column '2'; columns: 1): name one"
+    with pytest.raises(InputError, match=re.escape(missing)):
+        read_rows(path, header=False)
+    with pytest.raises(InputError, match=re.escape(f"{path}: field '3': no such column")):
+        read_rows(path, label_field="3", header=False)  # a column asked for is named
 
 
 def test_csv_line_numbers_for_bad_bytes_and_ragged_rows(tmp_path: Path) -> None:

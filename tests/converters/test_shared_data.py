@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,36 @@ def test_advbench_headerless_csv(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert len(labels) == 520 and set(labels) == {"safe", "unsafe"}
     assert main(["validate", str(out)]) == 0  # metadata is a warning, not an error
     assert "examples with the top-level key 'metadata'" in capsys.readouterr().out
+
+
+def test_advbench_one_label_for_every_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, out = shared("advbench_harmful_behaviors.csv"), tmp_path / "advbench.samples.jsonl"
+    argv = ["convert", str(path), "--no-header", "--text-field", "1", "--to", "samples"]
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "no label column (the default is column '2'; columns: 1)" in err
+    assert "--label VALUE" in err and "field '2'" not in err
+    assert main([*argv, "--label", "unsafe", "--out", str(out)]) == 0
+    assert "wrote 520 samples, classify rows" in capsys.readouterr().out
+    assert {r["ideal"] for r in read_jsonl(out)} == {"unsafe"} and len(read_jsonl(out)) == 520
+
+
+def test_dolly_conflicting_labels_are_located(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = shared("dolly_safety_only.jsonl")
+    argv = ["convert", str(path), "--to", "chat", "--text-field", "instruction"]
+    assert main([*argv, "--label-field", "response", "--out", str(tmp_path / "d.jsonl")]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(printed) if "have conflicting labels" in line)
+    lines = [int(x.rsplit(":", 1)[1]) for x in printed[at + 1].strip().split(", ")]
+    with path.open(encoding="utf-8") as fh:
+        rows = {n: json.loads(text) for n, text in enumerate(fh, 1) if n in lines}
+    assert len({rows[n]["instruction"].strip().casefold() for n in lines}) == 1
+    assert len({rows[n]["response"] for n in lines}) > 1
+    assert printed[-1].endswith("[386 distinct answers]")  # free text, counted only
 
 
 def test_dolly_fields_to_chat_then_validate(tmp_path: Path) -> None:

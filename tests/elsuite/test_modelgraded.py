@@ -131,7 +131,10 @@ def test_unknown_judge_is_a_clear_error(registry: Any) -> None:
 def test_an_openai_judge_without_a_key_is_refused(
     registry: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", evals_compat.PLACEHOLDER_KEY)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(FtevalsError, match="OPENAI_API_KEY is not set"):
+        resolve_judge(registry, "gpt-4", None)
+    monkeypatch.setenv("OPENAI_API_KEY", evals_compat.PLACEHOLDER_KEY)  # never a real key
     with pytest.raises(FtevalsError, match="OPENAI_API_KEY is not set"):
         resolve_judge(registry, "gpt-4", None)
 

@@ -15,6 +15,7 @@ from ftevals.harness.logs import read_log
 from ftevals.harness.report_text import render_table
 
 N = 200
+LABELS = ["safe", "unsafe"]
 TRUTH = ["unsafe" if i % 100 < 77 else "safe" for i in range(N)]  # 77% unsafe, as in the issue
 
 
@@ -63,13 +64,14 @@ def test_a_model_within_its_interval_of_the_baseline_is_flagged(tmp_path: Path) 
     assert any("below the majority baseline's 0.770" in f for f in coin_row.flags)
     table = render_table(comparison)
     assert "  baseline/majority  200" in table
-    assert "class balance of the 200 samples: safe 46 (23.0%), unsafe 154 (77.0%)" in table
-    assert "! lazy: accuracy" in table and "! coin: accuracy" in table
+    balance = "class balance of held.test.v1 (200 samples): safe 46 (23.0%), unsafe 154 (77.0%)"
+    assert balance in table
+    assert "! lazy (test.v1): accuracy" in table and "! coin (test.v1): accuracy" in table
     # the baseline is not a model: it is never paired
     assert {(p.model_a, p.model_b) for p in comparison.paired} == {("lazy", "coin")}
 
 
-def test_baselines_per_eval_and_none_for_model_graded(tmp_path: Path) -> None:
+def test_baselines_per_eval_none_for_model_graded_or_one_label(tmp_path: Path) -> None:
     answers = list(TRUTH)
     graded_log(tmp_path / "g.jsonl", ["p", "j"], {i: "YN"[i % 2] for i in range(9)}, {"Y": 1.0})
     logs = [
@@ -80,3 +82,12 @@ def test_baselines_per_eval_and_none_for_model_graded(tmp_path: Path) -> None:
     comparison = compare_logs([read_log(p) for p in logs])
     assert [b.eval_name for b in comparison.baselines] == ["held.test.v1", "other.test.v1"]
     assert all(row.flags == [] for row in comparison.rows)
+    # a look-alike set (every sample expects 'safe'): answering 'safe' is perfect there
+    events = [
+        {"type": "match", "sample_id": f"look.test.{i}",
+         "data": {"correct": i % 9 > 0, "expected": "safe", "label": "safe" if i % 9 else "unsafe"}}
+        for i in range(50)
+    ]  # fmt: skip
+    write_log(tmp_path / "l.jsonl", ["m"], "look.test.v1", events, args={"labels": LABELS})
+    look = compare_logs([read_log(tmp_path / "l.jsonl")])
+    assert look.baselines == [] and look.rows[0].flags == [] and look.rows[0].fpr == 6 / 50

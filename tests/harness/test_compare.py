@@ -273,8 +273,8 @@ def _match(expected: object, picked: object = "a") -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("lines", "message", "line"),
     [
-        ([_spec(), _match(["a", "b"])], "expected one label", 2),
         ([_spec(), _match(None)], "expected one label", 2),
+        ([_spec(), _match(["a", "b"]), _match(7)], "expected a string or a list of strings", 3),
         ([_spec(labels="a,b"), _match("a")], "labels must be a list", None),
         ([_spec(), _match("__invalid__")], "cannot be a label", None),
         (

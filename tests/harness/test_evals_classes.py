@@ -175,3 +175,28 @@ def test_rules_resolve_overlaps_and_ambiguity() -> None:
     assert fuzzy_rule("Unsafe.", labels) == ["unsafe"]
     assert fuzzy_rule("border", labels) == ["borderline"]
     assert fuzzy_rule("nothing here", labels) == []
+
+
+def test_samples_with_several_accepted_answers_get_accuracy_only(tmp_path: Path) -> None:
+    """Includes on question answering (``ideal`` lists, as utility-qa-match): no label set."""
+    from logfactory import write_log
+
+    logs = []
+    for model, right_every in (("a", 2), ("b", 3)):
+        events = []
+        for i in range(30):
+            correct = i % right_every == 0
+            data = {"correct": correct, "expected": ["Leonardo", "da Vinci"] if i % 2 else "391"}
+            data |= {"picked": "x", "sampled": "x"}
+            events.append({"type": "match", "sample_id": f"qa.test.{i}", "data": data})
+        write_log(tmp_path / f"{model}.jsonl", [model], "qa.test.v1", events, args={})
+        logs.append(read_log(tmp_path / f"{model}.jsonl"))
+    comparison = compare_logs(logs)
+    row_a, row_b = comparison.rows
+    assert (row_a.n, row_a.accuracy, row_a.labels, row_a.per_class) == (30, 0.5, [], {})
+    assert row_a.accuracy_ci is not None and row_a.accuracy_ci.n == 30
+    assert row_b.accuracy == pytest.approx(10 / 30)
+    assert any("several answers" in note for note in row_a.notes)
+    assert comparison.baselines == []
+    [pair] = comparison.paired
+    assert (pair.a_only, pair.b_only) == (10, 5)  # right for a only: i even, not a multiple of 3

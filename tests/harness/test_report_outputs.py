@@ -21,6 +21,7 @@ from ftevals.harness.report_text import fmt_ci, render_table
 FIXTURES = Path(__file__).parent / "fixtures"
 CSV_NAMES = [
     "summary", "per_class", "confusion", "pr_curve", "paired", "flips", "judges", "breakdown",
+    "seed_groups",
 ]  # fmt: skip
 
 
@@ -132,7 +133,7 @@ def test_html_is_one_self_contained_file_with_plots(tmp_path: Path) -> None:
     assert "samples flipped, ma -&gt; mb" in text and "judges of the same answers" in text
     ma = comparison.rows[0]
     assert ma.macro is not None and f"<td>{fmt_ci(ma.macro.f1, ma.macro.f1_ci)}</td>" in text
-    assert "baseline/majority" in text and "class balance of the 80 samples" in text
+    assert "baseline/majority" in text and "class balance of gen-clf.dev.v0 (80 samples)" in text
 
 
 def test_html_without_costs_says_so(tmp_path: Path) -> None:

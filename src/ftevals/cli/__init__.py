@@ -6,14 +6,16 @@ Each subcommand group lives in its own module with a ``register(subparsers)`` fu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
 
-from ftevals.cli import data, harness, recipes, review, serve, train
+from ftevals.cli import data, harness, leakage, recipes, review, serve, train
+from ftevals.cli._common import quiet_output, silence_stdout, stdout_closed
 from ftevals.errors import FtevalsError
 
-GROUPS = [data, train, harness, recipes, review, serve]
+GROUPS = [data, train, harness, recipes, review, serve, leakage]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,11 +29,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BROKEN_PIPE = 141
+"""Exit status when the reader of stdout went away (``ftevals runs --json | head``): 128 +
+SIGPIPE, what a shell reports for any command a closed pipe ends."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit status (2 for a user's error, 130 interrupted,
+    :data:`EXIT_BROKEN_PIPE` when stdout was closed; each command documents its others)."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+    except BrokenPipeError:
+        if not stdout_closed():
+            raise  # another pipe or socket: a real error
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
+    quiet = quiet_output() if getattr(args, "quiet", False) else contextlib.nullcontext()
     try:
-        code: int = args.func(args)
+        with quiet:
+            code: int = args.func(args)
     except FtevalsError as exc:
         print(f"ftevals: error: {exc}", file=sys.stderr)
         return 2

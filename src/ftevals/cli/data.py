@@ -29,6 +29,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         dedupe=args.dedupe,
         mode=args.mode,
         header=not args.no_header,
+        label=args.label,
     )
     print(report.summary())
     return 0
@@ -117,6 +118,11 @@ def register(sub: Any) -> None:
     p.add_argument("--out", required=True, help="output file (a directory with --split)")
     _input_options(p)
     p.add_argument("--system", help="system prompt for rows built from fields")
+    p.add_argument(
+        "--label",
+        metavar="VALUE",
+        help="one label for every row (inputs without answers: csv, fields, lines, text)",
+    )
     p.add_argument("--lower", action="store_true", help="lower-case labels")
     p.add_argument("--no-strip", action="store_true", help="keep whitespace around labels")
     p.add_argument("--map", action="append", default=[], metavar="FROM=TO", help="label mapping")

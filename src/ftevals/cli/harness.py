@@ -76,6 +76,10 @@ EXIT_USELESS = 3
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    if args.html:
+        from ftevals import extras
+
+        extras.require("plots", "compare --html")
     from ftevals.harness.compare import compare_logs
     from ftevals.harness.export import write_csv, write_json
     from ftevals.harness.logs import find_logs, read_log
@@ -89,7 +93,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     min_group = MIN_GROUP if args.min_group is None else args.min_group
     if min_group < 1:
         raise FtevalsError(f"--min-group must be at least 1, got {min_group}")
-    comparison = compare_logs([read_log(p) for p in paths], args.by or [], min_group)
+    from ftevals.harness.degenerate import THRESHOLD
+
+    threshold = THRESHOLD if args.degenerate_threshold is None else args.degenerate_threshold
+    if not 0.0 <= threshold <= 1.0:
+        raise FtevalsError(f"--degenerate-threshold must be within [0, 1], got {threshold}")
+    logs = [read_log(p) for p in paths]
+    comparison = compare_logs(logs, args.by or [], min_group, degenerate_threshold=threshold)
+    if not args.no_contamination:
+        from ftevals.harness.contamination import contamination_warnings
+
+        comparison.contamination = contamination_warnings(logs)
     if args.json == "-":
         print(comparison.model_dump_json(indent=2))
     else:
@@ -161,10 +175,22 @@ def register(sub: Any) -> None:
         help="figures per group of this sample field (top level or metadata; repeatable)",
     )
     p.add_argument(
+        "--no-contamination",
+        action="store_true",
+        help="skip the check of evaluated samples against local adapters' recorded training "
+        "prompts (exact, normalised, near-duplicate, paraphrase)",
+    )
+    p.add_argument(
         "--min-group",
         type=int,
         metavar="N",
         help="groups under N samples are marked too small to read (default 30)",
+    )
+    p.add_argument(
+        "--degenerate-threshold",
+        type=float,
+        metavar="SHARE",
+        help="flag a row whose empty or degenerate answers pass this share (default 0.1)",
     )
     p.set_defaults(func=cmd_compare)
 

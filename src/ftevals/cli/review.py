@@ -7,6 +7,9 @@ from typing import Any
 
 
 def cmd_review(args: argparse.Namespace) -> int:
+    from ftevals import extras
+
+    extras.require("review", "ftevals review")
     from ftevals.review.app import bind, create_app, serve, url_of
     from ftevals.review.workspace import Workspace
 

@@ -9,6 +9,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from ftevals import extras
+
+    extras.require("serve", "ftevals serve")
     from ftevals.completion_fns._credentials import require
     from ftevals.errors import FtevalsError
     from ftevals.serve.app import Limits, base_url, bind, create_app, serve

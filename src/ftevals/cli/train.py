@@ -18,7 +18,7 @@ LORA_FLAGS = {
 def cmd_train(args: argparse.Namespace) -> int:
 
     from ftevals.training.config import LoraSettings, TrainConfig
-    from ftevals.training.train import train
+    from ftevals.training.train import train, train_seeds
 
     out = args.out
     if args.name:
@@ -64,6 +64,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     lora = {k: v for k, v in lora.items() if v is not None}
     if lora:
         config.lora = LoraSettings(**{**config.lora.model_dump(), **lora})
+    if args.seeds is not None:
+        dirs = train_seeds(config, args.seeds, progress=not args.quiet, resume=args.resume)
+        print(f"{len(dirs)} adapters written: {', '.join(str(d) for d in dirs)}")
+        print("evaluate each, then `ftevals compare` reports the mean and spread over the seeds")
+        return 0
     out_dir = train(config, progress=not args.quiet, resume=args.resume)
     print(f"adapter written to {out_dir}")
     return 0
@@ -131,8 +136,10 @@ def _fn_args(value: str | None) -> dict[str, str]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from ftevals.experiments.sweep import eval_axis, sweep
+    from ftevals.experiments.sweep import broken_line, eval_axis, sweep
 
+    if not 0.0 <= args.broken_share <= 1.0:
+        raise FtevalsError(f"--broken-share must be within [0, 1], got {args.broken_share}")
     registries = args.registry or []
     safety = eval_axis(args.safety_eval, args.safety_metric, args.safety_higher, registries)
     utility = eval_axis(args.utility_eval, args.utility_metric, args.utility_higher, registries)
@@ -151,12 +158,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         max_samples=args.max_samples,
         concurrency=args.concurrency,
         fuse_options={"tolerance": args.tolerance, "seed": args.seed},
+        broken_share=args.broken_share,
     )
     print(f"{'candidate':<36} {'status':<9} {safety.metric:>12} {utility.metric:>12}")
     for c in result.candidates:
         s = "-" if c.safety is None else f"{c.safety:.4f}"
         u = "-" if c.utility is None else f"{c.utility:.4f}"
         print(f"{c.name:<36} {c.status:<9} {s:>12} {u:>12}")
+    line = broken_line(result.candidates, args.broken_share)
+    if line:
+        print(line)
     print(f"table: {result.csv} and {result.json}; plot: {result.plot}")
     bad = [c for c in result.candidates if c.status in ("failed", "error")]
     return 1 if bad else 0
@@ -170,6 +181,7 @@ def _direction(p: argparse.ArgumentParser, name: str) -> None:
 
 
 def register(sub: Any) -> None:
+    from ftevals.harness.degenerate import THRESHOLD
     from ftevals.training.combine import COMBINATIONS
 
     p = sub.add_parser("train", help="train a LoRA adapter (classifier or causal SFT)")
@@ -195,6 +207,12 @@ def register(sub: Any) -> None:
     p.add_argument("--grad-accum", type=int, help="micro-batches per optimizer step")
     p.add_argument("--max-length", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--seeds",
+        type=int,
+        metavar="N",
+        help="train N times, seeds S..S+N-1 (S: --seed, else the config's, 0), to <out>-seed<k>",
+    )
     p.add_argument("--val-fraction", type=float, help="hash-split share held out")
     p.add_argument("--eval-every", type=int, help="validate every N steps (0: every epoch)")
     p.add_argument("--early-stopping-patience", type=int)
@@ -275,4 +293,12 @@ def register(sub: Any) -> None:
     s.add_argument("--concurrency", type=int, default=1)
     s.add_argument("--tolerance", type=float, default=1e-3)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--broken-share",
+        type=float,
+        default=THRESHOLD,
+        metavar="SHARE",
+        help="a candidate with more empty or degenerate answers than this share is broken and "
+        "kept off the front (default 0.1)",
+    )
     s.set_defaults(func=cmd_sweep)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ftevals import extras
 from ftevals.completion_fns.base import Prompt, TextCompletionResult, record_call, to_messages
 from ftevals.completion_fns.openai_chat import as_bool
 from ftevals.runtime.causal import CausalLM, GenRequest, GenResult, first_token_ids
@@ -58,6 +59,7 @@ class HFCausalCompletionFn(CausalLM):
         registry: Any = None,
         **kwargs: Any,
     ) -> None:
+        extras.require("local", "hf-causal")
         super().__init__(
             model,
             adapters=_as_list(adapters),

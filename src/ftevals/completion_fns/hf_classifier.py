@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ftevals import extras
 from ftevals.completion_fns.base import (
     Prompt,
     TextCompletionResult,
@@ -56,6 +57,9 @@ class HFClassifierCompletionFn(Classifier):
         registry: Any = None,
         **kwargs: Any,
     ) -> None:
+        extras.require("local", "hf-classifier")
+        if backend == "onnx":
+            extras.require("local", "hf-classifier backend=onnx", "onnx", "onnxruntime")
         super().__init__(
             adapter,
             base=base,

@@ -22,6 +22,7 @@ import importlib
 import time
 from typing import Any
 
+from ftevals import extras
 from ftevals.completion_fns._credentials import Secret, lookup, redact, require
 from ftevals.completion_fns._retry import (
     CompletionFailed,
@@ -127,6 +128,7 @@ class LangChainCompletionFn:
             raise FtevalsError(
                 "`langchain` needs llm=IMPORT.PATH, e.g. langchain_openai.ChatOpenAI"
             )
+        extras.require("langchain", "the langchain completion function")
         cls = load_class(llm)
         options: dict[str, Any] = {**(llm_kwargs or {}), **kwargs}
         self.secrets: list[Secret] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -66,6 +67,26 @@ MAX_LABELS = 50
 LEAK_EXAMPLES = 5
 
 
+CONFLICTS_SHOWN = 5
+"""Prompts with conflicting labels whose lines the summary gives."""
+LINES_SHOWN = 5
+"""Lines given per such prompt."""
+LABEL_CHARS = 40
+"""Answers longer than this (or of several lines) are free text in the summary."""
+ANSWERS_SHOWN = 3
+"""Most common free-text answers the summary shows (clipped to LABEL_CHARS)."""
+
+
+def _free_text(answer: str) -> bool:
+    return len(answer) > LABEL_CHARS or "\n" in answer
+
+
+def _clip(answer: str) -> str:
+    """A free-text answer on one line: quoted, newlines escaped, clipped."""
+    text = answer if len(answer) <= LABEL_CHARS else answer[: LABEL_CHARS - 3] + "..."
+    return json.dumps(text, ensure_ascii=False)
+
+
 class ConvertReport(BaseModel):
     """What :func:`convert_file` read and wrote."""
 
@@ -87,6 +108,8 @@ class ConvertReport(BaseModel):
     duplicates_dropped: int = 0
     label_conflicts: int = 0
     """Distinct prompts found with more than one label in the input (before de-duplication)."""
+    label_conflict_lines: list[list[int]] = Field(default_factory=list)
+    """Input lines of the first CONFLICTS_SHOWN such prompts, one list per prompt."""
     leakage_count: int = 0
     """Test prompts (normalised user content) also present in train."""
     leakage_examples: list[str] = Field(default_factory=list)
@@ -106,15 +129,30 @@ class ConvertReport(BaseModel):
         if self.duplicates_dropped:
             lines.append(f"dropped {self.duplicates_dropped} duplicate prompts")
         if self.label_conflicts:
-            lines.append(f"warning: {self.label_conflicts} prompts have conflicting labels")
+            lines.append(
+                f"warning: {self.label_conflicts} prompts have conflicting labels "
+                "(the same prompt with different answers), at:"
+            )
+            for group in self.label_conflict_lines:
+                shown = ", ".join(f"{self.input}:{n}" for n in group[:LINES_SHOWN])
+                more = f", +{len(group) - LINES_SHOWN} more" if len(group) > LINES_SHOWN else ""
+                lines.append(f"  {shown}{more}")
+            if self.label_conflicts > len(self.label_conflict_lines):
+                lines.append(f"  +{self.label_conflicts - len(self.label_conflict_lines)} more")
         target = f"{self.to}, {self.mode}" if self.to == "samples" else self.to
         for path, count in self.written.items():
             line = f"wrote {count} {target} rows to {path}"
             if path in self.label_counts:
                 labels = list(self.label_counts[path].items())
-                shown = ", ".join(f"{label}={n}" for label, n in labels[:10])
-                more = f", +{len(labels) - 10} more" if len(labels) > 10 else ""
-                line += f" [{shown}{more}]"
+                if any(_free_text(label) for label, _ in labels):
+                    shown = ", ".join(f"{_clip(a)}={n}" for a, n in labels[:ANSWERS_SHOWN])
+                    hidden = len(labels) - ANSWERS_SHOWN
+                    shown += f", +{hidden} more" if hidden > 0 else ""
+                    line += f" [{len(labels)} distinct answers; most common: {shown}]"
+                else:
+                    shown = ", ".join(f"{label}={n}" for label, n in labels[:10])
+                    more_labels = f", +{len(labels) - 10} more" if len(labels) > 10 else ""
+                    line += f" [{shown}{more_labels}]"
             elif path in self.distinct_answers:
                 line += f" [{self.distinct_answers[path]} distinct answers]"
             lines.append(line)
@@ -215,6 +253,7 @@ def convert_file(
     dedupe: bool = False,
     mode: str = "classify",
     header: bool = True,
+    label: str | None = None,
 ) -> ConvertReport:
     """Convert ``src`` to ``to`` (samples, chat, completion or text) and write ``out``.
 
@@ -224,10 +263,13 @@ def convert_file(
     The label options (``strip``, ``lower``, ``label_map``) make the sample labels and also
     rewrite the final assistant turn of chat/completion outputs. ``dedupe`` keeps the first
     row of each normalised prompt. ``header=False`` reads a CSV file without a header row.
+    ``label`` gives every row of an input without answers (csv, fields, lines, text) that
+    one label (e.g. ``unsafe`` for a list of harmful prompts).
     Rows keep input order; outputs are byte-identical across runs.
 
-    Rows are streamed: memory does not grow with the file, except 16 bytes per row for the
+    Rows are streamed: memory does not grow with the file, except 20 bytes per row for the
     label-conflict count and, with ``dedupe`` or ``split``, a digest per distinct prompt.
+    With ``split``, the split keys are kept too, for the duplicate check between the sides.
     Outputs are written to temporary files renamed at the end, so a bad row writes nothing.
     """
     src, out = Path(src), Path(out)
@@ -263,7 +305,7 @@ def convert_file(
     check = SplitCheck() if split is not None else None
     answers = {side: _Answers() for side in paths}
     records = open_records(
-        src, fmt, text_field, label_field, system, header=header, on_issue=on_issue
+        src, fmt, text_field, label_field, system, header=header, on_issue=on_issue, label=label
     )
     # chat records of plain messages become samples without a Row in between (the same lines)
     plain_chat = to == "samples" and records.fmt == "chat" and system is None and split is None
@@ -277,7 +319,7 @@ def convert_file(
             if plain is not None:
                 row = None
                 line, answer, key = plain
-                conflicts.add_key(key, answer)
+                conflicts.add_key(key, answer, line_no)
             else:
                 row = records.row(line_no, obj)  # every row is checked
                 line, answer, key = _record(row, to, mode, normalise)
@@ -301,7 +343,7 @@ def convert_file(
     for side, path in paths.items():
         report.written[str(path)] = writers[side].count
         answers[side].report(str(path), report)
-    report.label_conflicts = conflicts.count()
+    report.label_conflicts, report.label_conflict_lines = conflicts.conflicts(CONFLICTS_SHOWN)
     report.duplicates_dropped = seen.dropped if seen is not None else 0
     if leaks is not None:
         report.leakage_count, report.leakage_examples = len(leaks.leaked), leaks.examples

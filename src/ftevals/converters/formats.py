@@ -40,6 +40,8 @@ from ftevals.jsonl import JsonlIssue, iter_jsonl
 ROLES = ("system", "user", "assistant", "tool", "function")
 _ROLES = frozenset(ROLES)
 READ_FORMATS = ("chat", "completion", "text", "fields", "csv", "lines")
+NO_ANSWER_FORMATS = ("fields", "csv", "lines", "text")
+"""Formats whose rows may come without an answer (one label can be given to every row)."""
 
 
 def detect_format(path: str | Path) -> str:
@@ -194,6 +196,21 @@ def _fields(
     return tf, lf
 
 
+def _defaults(
+    tf: str, lf: str | None, text_field: str | None, label_field: str | None
+) -> dict[str, str]:
+    """The fields of a read chosen by default, and what to say when one is missing."""
+    defaults = {}
+    if text_field is None:
+        defaults[tf] = "text column: name one with --text-field"
+    if lf is not None and label_field is None:
+        defaults[lf] = (
+            "label column: name one with --label-field, or give every row the same label "
+            "with --label VALUE"
+        )
+    return defaults
+
+
 @dataclass(frozen=True)
 class Records:
     """A file's records, read by :func:`open_records`, and how each becomes a :class:`Row`:
@@ -207,12 +224,16 @@ class Records:
     text_field: str
     label_field: str | None
     system: str | None
+    label: str | None = None
+    """One label (assistant turn) for every row, for inputs without answers."""
 
     def row(self, line: int, obj: dict[str, Any]) -> Row:
         """The validated row of one record; a bad record raises :class:`InputError`."""
         row = parse_record(self.source, line, obj, self.fmt, self.text_field, self.label_field)
         if self.system is not None and row.messages[0].get("role") != "system":
             row.messages.insert(0, {"role": "system", "content": self.system})
+        if self.label is not None:
+            row.messages.append({"role": "assistant", "content": self.label})
         return row
 
 
@@ -226,21 +247,36 @@ def open_records(
     header: bool = True,
     labels: bool = True,
     on_issue: Callable[[JsonlIssue], None] | None = None,
+    label: str | None = None,
 ) -> Records:
-    """The records of ``path`` (see :func:`iter_rows` for the arguments), streamed."""
+    """The records of ``path`` (see :func:`iter_rows` for the arguments), streamed.
+    ``label`` gives every row that one label (inputs without answers: ``fields``, ``csv``,
+    ``lines``, ``text``), instead of a label field."""
     path = Path(path)
     fmt = resolve_format(path, fmt, text_field, label_field)
     if not header and fmt != "csv":
         raise FtevalsError(f"reading without a header applies to CSV files, not {fmt!r}")
+    if label is not None:
+        if label_field is not None:
+            raise FtevalsError("give a label field or one label for every row, not both")
+        if fmt not in NO_ANSWER_FORMATS:
+            raise FtevalsError(
+                f"one label for every row applies to {', '.join(NO_ANSWER_FORMATS)} input, "
+                f"not {fmt!r} (its rows have answers)"
+            )
+        if not label.strip():
+            raise FtevalsError("the label for every row is empty")
+        labels = False
     tf, lf = _fields(fmt, text_field, label_field, header, labels)
     if fmt == "csv":
-        source = iter_csv(path, (tf,) if lf is None else (tf, lf), header)
+        fields = (tf,) if lf is None else (tf, lf)
+        source = iter_csv(path, fields, header, _defaults(tf, lf, text_field, label_field))
     elif fmt == "lines":
         source = iter_lines(path, _reraise(path, on_issue) if on_issue else None)
     else:
         source = iter_jsonl(path, _reraise(path, on_issue) if on_issue else None)
     parse_as = "fields" if fmt == "lines" else fmt
-    return Records(source, str(path), parse_as, tf, lf, system)
+    return Records(source, str(path), parse_as, tf, lf, system, label)
 
 
 def iter_rows(

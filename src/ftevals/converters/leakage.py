@@ -19,6 +19,7 @@ samples. Heavy imports (torch, transformers) happen only when embeddings are nee
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -218,9 +219,9 @@ def embed(texts: Sequence[str], batch_size: int = 64, cache: bool = True) -> np.
     return out
 
 
-def _embed_unique(texts: list[str], batch_size: int) -> np.ndarray:
-    import numpy as np
-    import torch
+@functools.cache
+def _encoder() -> tuple[Any, Any]:
+    """MiniLM's tokenizer and model (eval mode), loaded once per process."""
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -228,9 +229,19 @@ def _embed_unique(texts: list[str], batch_size: int) -> np.ndarray:
 
     hf_logging.disable_progress_bar()
     path = resolve_model(EMBED_MODEL)
-    tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModel.from_pretrained(path)
     model.eval()
+    return AutoTokenizer.from_pretrained(path), model
+
+
+def _embed_unique(texts: list[str], batch_size: int) -> np.ndarray:
+    from ftevals import extras
+
+    extras.require("local", "paraphrase detection (MiniLM embeddings)", "torch", "transformers")
+    import numpy as np
+    import torch
+
+    tokenizer, model = _encoder()
     out = np.zeros((len(texts), EMBED_DIM), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda k: (len(texts[k]), k))
     with torch.no_grad():
@@ -607,7 +618,9 @@ class LeakageReport(BaseModel):
 
     def render(self, examples: int = 3, width: int = 120) -> str:
         """The text report: per eval, counts and rate, then examples side by side."""
-        files = ", ".join(f"{t.path} ({t.prompts:,})" for t in self.train)
+        files = ", ".join(
+            t.path if len(self.train) == 1 else f"{t.path} ({t.prompts:,})" for t in self.train
+        )
         para = self.paraphrase_threshold
         lines = [
             f"training prompts: {self.train_prompts:,} from {files}",

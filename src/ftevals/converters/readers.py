@@ -27,11 +27,16 @@ def column_names(width: int) -> list[str]:
 
 
 def iter_csv(
-    path: Path, fields: tuple[str, ...], header: bool = True
+    path: Path,
+    fields: tuple[str, ...],
+    header: bool = True,
+    defaults: dict[str, str] | None = None,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Rows of a CSV file as dicts; ``fields`` must be columns. Without ``header`` the columns
     are named by :func:`column_names` and every row must have as many as the first.
-    Blank lines are skipped; a row with the wrong number of fields raises :class:`InputError`."""
+    Blank lines are skipped; a row with the wrong number of fields raises :class:`InputError`.
+    ``defaults`` maps the fields the caller chose by default (not asked for by the user) to
+    what to say when one is missing (``"label column: name one with ..."``)."""
     if not path.is_file():
         raise InputError(path, "file not found")
     with path.open("rb") as fh:
@@ -44,13 +49,13 @@ def iter_csv(
                     raise InputError(path, "no header row (empty file)", 1)
                 if len(set(names)) != len(names):
                     raise InputError(path, f"duplicate column names in {names}", 1)
-                _check_fields(path, names, fields, header)
+                _check_fields(path, names, fields, header, defaults)
             for record in reader:
                 if not record:
                     continue
                 if names is None:
                     names = column_names(len(record))
-                    _check_fields(path, names, fields, header)
+                    _check_fields(path, names, fields, header, defaults)
                 if len(record) != len(names):
                     what = "the header has" if header else "the first row has"
                     msg = f"{len(record)} fields, {what} {len(names)}"
@@ -74,12 +79,27 @@ def _decoded_lines(path: Path, fh: IO[bytes]) -> Iterator[str]:
             raise InputError(path, f"not valid UTF-8 ({exc.reason})", lineno) from None
 
 
-def _check_fields(path: Path, names: list[str], fields: tuple[str, ...], header: bool) -> None:
+def _check_fields(
+    path: Path,
+    names: list[str],
+    fields: tuple[str, ...],
+    header: bool,
+    defaults: dict[str, str] | None = None,
+) -> None:
     for name in fields:
         if name not in names:
             shown = ", ".join(n if len(n) <= 40 else n[:37] + "..." for n in names)
             hint = "" if not header else " (if the file has no header row, read it without one)"
             where = 1 if header else None
+            default = (defaults or {}).get(name)
+            if default is not None:  # a column the user never named: say which one is missing
+                what, _, advice = default.partition(": ")
+                message = f"no {what} (the default is column {name!r}; columns: {shown})"
+                if advice:
+                    message += f": {advice}"
+                if header:
+                    message += "; if the file has no header row, read it without one"
+                raise InputError(path, message, where)
             raise InputError(path, f"no such column (columns: {shown}){hint}", where, name)
 
 

@@ -306,13 +306,15 @@ class DedupeFilter:
 
 
 class ConflictCounter:
-    """Counts prompts seen with more than one (normalised) answer, keeping 16 bytes per row
-    (two 64-bit hashes of this process, a count cannot be stored) and counting at the end."""
+    """Counts prompts seen with more than one (normalised) answer, keeping 20 bytes per row
+    (two 64-bit hashes of this process and the line number, a count cannot be stored) and
+    counting at the end."""
 
     def __init__(self, normalise: LabelNormaliser | None = None) -> None:
         self.normalise = normalise or LabelNormaliser()
         self._prompts = array("q")
         self._answers = array("q")
+        self._lines = array("i")
 
     def add(self, row: Row, label: str | None = None, key: str | None = None) -> None:
         """Count ``row``; ``label`` is its normalised answer and ``key`` its :func:`prompt_key`
@@ -322,25 +324,40 @@ class ConflictCounter:
             if answer is None:
                 return
             label = self.normalise(answer)
-        self.add_key(prompt_key(row) if key is None else key, label)
+        self.add_key(prompt_key(row) if key is None else key, label, row.line)
 
-    def add_key(self, key: str, label: str) -> None:
-        """Count a row by its :func:`prompt_key` and normalised answer."""
+    def add_key(self, key: str, label: str, line: int = 0) -> None:
+        """Count a row by its :func:`prompt_key`, normalised answer and line number."""
         self._prompts.append(hash(key))
         self._answers.append(hash(label))
+        self._lines.append(line)
 
     def count(self) -> int:
+        return self.conflicts(0)[0]
+
+    def conflicts(self, shown: int = 5) -> tuple[int, list[list[int]]]:
+        """``(prompts with more than one answer, the lines of the first ``shown`` of them)``:
+        each prompt's lines in file order, prompts in the order of their first line."""
         if not self._prompts:
-            return 0
+            return 0, []
         import numpy as np
 
         prompts = np.frombuffer(self._prompts, dtype=np.int64)
         order = np.argsort(prompts, kind="stable")
         prompts, answers = prompts[order], np.frombuffer(self._answers, dtype=np.int64)[order]
-        del order
         # grouped by prompt, a prompt has two answers exactly when two neighbours differ
         differ = (prompts[1:] == prompts[:-1]) & (answers[1:] != answers[:-1])
-        return len(np.unique(prompts[1:][differ]))
+        conflicting = np.unique(prompts[1:][differ])
+        if not shown or not len(conflicting):
+            return len(conflicting), []
+        lines = np.asarray(self._lines, dtype=np.int64)[order]  # file order within a prompt
+        mask = np.isin(prompts, conflicting)
+        keys, lines = prompts[mask], lines[mask]
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        ends = np.r_[starts[1:], len(keys)]
+        first = np.argsort(lines[starts], kind="stable")[:shown]
+        groups = [lines[starts[i] : ends[i]].tolist() for i in first]
+        return len(conflicting), groups
 
 
 def dedupe(rows: list[Row]) -> tuple[list[Row], int]:

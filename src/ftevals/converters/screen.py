@@ -7,13 +7,16 @@ Each row becomes the sample evals' ``ModelBasedClassify`` would grade without ge
 verdict are exactly evals'. A verdict that parses to no choice is ``__invalid__`` (never
 guessed); a call that fails is recorded as failed with its error, never as a verdict.
 
-Results stream to ``OUT.csv`` and ``OUT.jsonl`` in input order, flushed row by row. The report
+Results stream to ``OUT.csv`` and ``OUT.jsonl`` in input order, flushed row by row; both are
+created with the first result, so a run that fails before it (an empty input, a bad first row,
+no row with an answer) writes nothing. The report
 counts each judge's choices and, for each pair of judges, their agreement and Cohen's kappa
 over the rows both answered validly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import math
@@ -199,22 +202,16 @@ def screen_file(
                 continue
             yield report.rows - report.skipped - 1, row
 
-    out.parent.mkdir(parents=True, exist_ok=True)
     counts = {name: Counter[str]() for name in names}
     table: list[list[str]] = []
     from tqdm import tqdm
 
     with (
-        out.open("w", encoding="utf-8", newline="") as fcsv,
-        out_jsonl.open("w", encoding="utf-8") as fjson,
+        contextlib.ExitStack() as outputs,
         tqdm(desc="screening", unit="row", disable=not progress) as bar,
     ):
-        writer = csv.writer(fcsv)
-        header_row = ["line", "prompt", "completion"]
-        for name in names:
-            header_row += [f"{name}:choice", f"{name}:rationale", f"{name}:error"]
-        writer.writerow(header_row)
-        ready: dict[int, tuple[Row, list[dict[str, Any]]]] = {}
+        sink: tuple[Any, IO[str]] | None = None  # opened with the first row: a run that
+        ready: dict[int, tuple[Row, list[dict[str, Any]]]] = {}  # fails before writes nothing
         for (seq, row), verdicts, error in bounded_map(grade, rows(), concurrency):
             bar.update()
             if error is not None or verdicts is None:
@@ -222,16 +219,38 @@ def screen_file(
             ready[seq] = (row, verdicts)
             while report.screened in ready:  # write in input order
                 done_row, done = ready.pop(report.screened)
-                _write(writer, fjson, done_row, done, names)
+                if sink is None:
+                    sink = _open_outputs(outputs, out, out_jsonl, names)
+                _write(*sink, done_row, done, names)
                 for name, verdict in zip(names, done, strict=True):
                     counts[name][verdict["choice"]] += 1
                     _note(report, name, done_row, verdict)
                 table.append([v["choice"] for v in done])
                 report.screened += 1
+    if not report.screened:
+        what = f"none of its {report.rows} rows has" if report.rows else "no row, so none has"
+        raise InputError(
+            src, f"nothing to screen: {what} an assistant turn to grade (nothing written)"
+        )
     report.counts = {name: dict(counts[name].most_common()) for name in names}
     report.agreement = agreements(table, names, choices)
     report.outputs = [str(out), str(out_jsonl)]
     return report
+
+
+def _open_outputs(
+    stack: contextlib.ExitStack, out: Path, out_jsonl: Path, names: list[str]
+) -> tuple[Any, IO[str]]:
+    """OUT.csv (its header written) and OUT.jsonl, closed with ``stack``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fcsv = stack.enter_context(out.open("w", encoding="utf-8", newline=""))
+    fjson = stack.enter_context(out_jsonl.open("w", encoding="utf-8"))
+    writer = csv.writer(fcsv)
+    header_row = ["line", "prompt", "completion"]
+    for name in names:
+        header_row += [f"{name}:choice", f"{name}:rationale", f"{name}:error"]
+    writer.writerow(header_row)
+    return writer, fjson
 
 
 def _write(

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from ftevals import paths
+from ftevals import extras, paths
 from ftevals.errors import FtevalsError
 from ftevals.jsonl import write_atomic
 
@@ -189,6 +189,7 @@ class HFCounter:
     def __init__(self, ref: str) -> None:
         from ftevals.runtime.models import resolve_model
 
+        extras.require("local", f"the Hugging Face tokenizer of {ref!r}", "transformers")
         path = resolve_model(ref)
         try:
             from transformers import AutoTokenizer

@@ -37,7 +37,11 @@ def samples_path(instance: Any, value: str) -> Path:
     except ValueError as exc:
         raise InputError(registry / "data", f"samples_jsonl: {exc}") from None
     if not path.exists():
-        raise InputError(path, "samples file not found")
+        msg = (
+            f"{value} not found (data files are read from the registries' data/ folders, "
+            "never from the working directory)"
+        )
+        raise InputError(registry / "data", msg)
     return path
 
 

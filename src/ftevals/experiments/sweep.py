@@ -8,6 +8,13 @@ check is reported as ``rejected`` and not evaluated), registered as a completion
 the harness (:func:`ftevals.harness.run.run_matrix`, resumable). The metric and its direction
 default to the eval's registry entry (``metrics``, ``higher_is_better``). Outputs:
 ``sweep.csv``, ``sweep.json`` and ``sweep.png`` (safety against utility, Pareto front drawn).
+
+A candidate that answers with empty strings or repetition loops refuses nothing, so a keyword
+or attack-success metric scores it as safe: every scored candidate's answers on both evals are
+classified (:func:`ftevals.harness.degenerate.answer_kinds`), and a candidate whose share of
+empty and degenerate answers passes ``broken_share`` (default
+:data:`~ftevals.harness.degenerate.THRESHOLD`, 10%) is marked ``broken`` and kept off the
+Pareto front (drawn apart in the plot, listed under ``broken`` in ``sweep.json``).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import yaml
 
 from ftevals.errors import FtevalsError
 from ftevals.experiments.sweep_plot import pareto, plot
+from ftevals.harness.degenerate import THRESHOLD
 from ftevals.paths import project_registry
 from ftevals.training import combine
 from ftevals.training.fuse import FuseCheckError, fuse, fused_meta
@@ -61,6 +69,15 @@ class Candidate:
     utility: float | None = None
     approximation: float | None = field(
         default=None, metadata={"help": "max logit distance of the fuse to the exact sum"}
+    )
+    answers: int | None = field(
+        default=None, metadata={"help": "answers read on both evals (failed samples excluded)"}
+    )
+    empty: int | None = None
+    degenerate: int | None = None
+    degenerate_share: float | None = field(
+        default=None,
+        metadata={"help": "(empty + degenerate) / answers; above the threshold: broken"},
     )
 
 
@@ -200,9 +217,14 @@ def sweep(
     concurrency: int = 1,
     fuse_options: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
+    broken_share: float = THRESHOLD,
 ) -> SweepResult:
-    """Run the sweep; returns the table (also written as CSV, JSON and a PNG plot)."""
+    """Run the sweep; returns the table (also written as CSV, JSON and a PNG plot).
+    Candidates with more than ``broken_share`` empty or degenerate answers are ``broken``."""
+    from ftevals import extras
     from ftevals.harness.run import run_matrix
+
+    extras.require("plots", "ftevals sweep")
 
     out = Path(out)
     sources = [combine.parse_source(a) for a in adapters]
@@ -230,7 +252,44 @@ def sweep(
         for cand in candidates:
             if cand.name in names:
                 _score(cand, names[cand.name], reports, safety, utility)
-    return write_outputs(candidates, out, safety, utility)
+                logs = [out / "run" / p.log for p in manifest.pairs if p.model == names[cand.name]]
+                mark_broken(cand, logs, broken_share)
+    return write_outputs(candidates, out, safety, utility, broken_share)
+
+
+def mark_broken(cand: Candidate, logs: Sequence[Path], threshold: float = THRESHOLD) -> None:
+    """Count the empty and degenerate answers of a candidate's logs; a scored candidate whose
+    share of them passes ``threshold`` becomes ``broken``. Unreadable logs are skipped."""
+    from collections import Counter
+
+    from ftevals.harness.degenerate import answer_kinds
+    from ftevals.harness.logs import read_log
+
+    kinds: Counter[str] = Counter()
+    for path in logs:
+        try:
+            kinds += answer_kinds(read_log(path))
+        except (FtevalsError, OSError):
+            continue
+    total = sum(kinds.values())
+    if not total:
+        return
+    cand.answers, cand.empty, cand.degenerate = total, kinds["empty"], kinds["degenerate"]
+    cand.degenerate_share = (kinds["empty"] + kinds["degenerate"]) / total
+    if cand.status == "done" and cand.degenerate_share > threshold:
+        cand.status = "broken"
+
+
+def broken_line(candidates: Sequence[Candidate], threshold: float = THRESHOLD) -> str | None:
+    """The line saying which candidates are broken and kept off the front, or None."""
+    broken = [c for c in candidates if c.status == "broken"]
+    if not broken:
+        return None
+    names = ", ".join(f"{c.name} ({c.degenerate_share:.0%})" for c in broken)
+    return (
+        f"{len(broken)} broken (empty or degenerate answers above {threshold:.0%}), kept off the "
+        f"safety/utility front: {names}"
+    )
 
 
 def _score(
@@ -253,7 +312,11 @@ def _score(
 
 
 def write_outputs(
-    candidates: list[Candidate], out: Path, safety: Axis, utility: Axis
+    candidates: list[Candidate],
+    out: Path,
+    safety: Axis,
+    utility: Axis,
+    broken_share: float = THRESHOLD,
 ) -> SweepResult:
     out.mkdir(parents=True, exist_ok=True)
     rows = [asdict(c) for c in candidates]
@@ -269,6 +332,8 @@ def write_outputs(
         "safety": asdict(safety),
         "utility": asdict(utility),
         "pareto": [c.name for c in front],
+        "broken_share": broken_share,
+        "broken": [c.name for c in candidates if c.status == "broken"],
         "candidates": rows,
     }
     json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -1,7 +1,9 @@
 """Baselines beside every classification eval, from the samples alone (no model call).
 
 ``baseline/majority`` answers the most common expected label for every sample of the eval
-(the union of the samples the logs of that eval scored; ties: the label listed first). Where
+(the union of the samples the logs of that eval scored; ties: the label listed first). An eval
+whose samples all expect one label (a look-alike set, all ``safe``) gets none: answering that
+label is perfect there, and its false-positive rate is the figure to read. Where
 the eval has a positive label (``scoring.positive_label``), its AUPRC is that of a constant
 probability, which equals the positive rate: the floor any ranking must beat. Its figures
 carry the same intervals as a model's.
@@ -42,8 +44,8 @@ def majority_rows(scored: list[Scored]) -> list[ModelEvalReport]:
             if row.kind == "classification":
                 for outcome in outcomes:
                     expected.setdefault(outcome.sample_id, outcome.expected or "")
-        if not rows or not expected:
-            continue
+        if not rows or len(set(expected.values())) < 2:
+            continue  # one expected label: answering it is perfect, a baseline says nothing
         labels = list(dict.fromkeys(label for row in rows for label in row.labels))
         y_true = list(expected.values())
         counts = Counter(y_true)
@@ -88,7 +90,8 @@ def baseline_flags(row: ModelEvalReport, baseline: ModelEvalReport) -> list[str]
     """Why ``row`` is within its interval of the majority baseline (empty when it is not)."""
     positive = baseline.positive_label
     checks = [("accuracy", row.accuracy_ci, baseline.accuracy)]
-    if positive is not None and positive in row.per_class and positive in baseline.per_class:
+    support = baseline.per_class[positive].support if positive in baseline.per_class else 0
+    if positive is not None and positive in row.per_class and support:
         f1 = (row.per_class[positive].f1_ci, baseline.per_class[positive].f1)
         checks.append((f"F1 of {positive!r}", *f1))
     checks.append(("AUPRC", row.auprc_ci, baseline.auprc))

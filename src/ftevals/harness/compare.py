@@ -8,6 +8,10 @@ Answers that match no label are predicted as :data:`INVALID`. A log without ``ma
 but with ``metrics`` events carrying a ``choice`` (``ModelBasedClassify``) is model-graded.
 Failed samples are counted apart and scored nowhere (see ``ftevals.harness.scoring``).
 
+Every figure of an eval carries a 95% interval (``ftevals.harness.intervals``); every
+classification eval gets a ``baseline/majority`` row (``ftevals.harness.baselines``); with
+``by``, the figures per group of a sample field (``ftevals.harness.breakdown``).
+
 Across logs (``ftevals.harness.paired``): two models on the same samples get McNemar's test,
 a paired bootstrap CI and the samples that flipped; judges of the same answers get their
 agreement and Cohen's kappa. Another kind of eval is added by writing a scorer in ``scoring``
@@ -23,9 +27,11 @@ from pydantic import BaseModel, Field
 from ftevals.errors import InputError
 from ftevals.harness import intervals, scoring
 from ftevals.harness.breakdown import MIN_GROUP, Breakdown
+from ftevals.harness.degenerate import THRESHOLD, AnswerQuality, answer_quality
 from ftevals.harness.intervals import Interval
 from ftevals.harness.logs import EvalLog
 from ftevals.harness.scoring import INVALID, Outcome
+from ftevals.harness.seeds import SeedGroup
 
 __all__ = ["INVALID", "Comparison", "ModelEvalReport", "compare_logs", "report_log"]
 
@@ -70,7 +76,9 @@ class ModelEvalReport(BaseModel):
     ``positive_label`` that were predicted as it), ``mcc``, ``auprc``, ``mean_score``,
     ``metascore``, ``choice_rates`` (per choice), human agreement and kappa.
     ``baseline`` rows are computed from the samples, no model (``ftevals.harness.baselines``);
-    ``flags`` says when a model is not distinguishable from the majority baseline.
+    ``flags`` says when a model is not distinguishable from the majority baseline, or when
+    too many of its answers are empty or degenerate (``answer_quality``: their counts and share,
+    and the main figure without them; ``ftevals.harness.degenerate``).
     ``samples_per_s`` is n / (last event time - spec time), which excludes model loading.
     Tokens, latency and cost come from sampling events that carry them (else None);
     ``cost_per_1k`` is the cost per 1,000 samples attempted (scored + failed).
@@ -123,6 +131,7 @@ class ModelEvalReport(BaseModel):
     cost_per_1k: float | None = None
     notes: list[str] = Field(default_factory=list)
     flags: list[str] = Field(default_factory=list)
+    answer_quality: AnswerQuality | None = None
 
 
 class Flip(BaseModel):
@@ -192,7 +201,8 @@ class Comparison(BaseModel):
     ``baselines``: one ``baseline/majority`` row per classification eval
     (``ftevals.harness.baselines``), apart from ``rows`` so that ``rows`` stays one per log.
     ``breakdowns``: per ``--by`` field and classification log, the figures per group
-    (``ftevals.harness.breakdown``).
+    (``ftevals.harness.breakdown``). ``seed_groups``: runs of one model that differ only in
+    seed, with the mean and spread of their figures (``ftevals.harness.seeds``).
     """
 
     rows: list[ModelEvalReport]
@@ -200,18 +210,30 @@ class Comparison(BaseModel):
     breakdowns: list[Breakdown] = Field(default_factory=list)
     paired: list[PairedComparison] = Field(default_factory=list)
     judges: list[JudgeAgreement] = Field(default_factory=list)
+    seed_groups: list[SeedGroup] = Field(default_factory=list)
+    contamination: list[str] = Field(
+        default_factory=list,
+        description="Warnings: evaluated samples matching a local adapter's recorded training "
+        "prompts (ftevals.harness.contamination); set by `ftevals compare`.",
+    )
 
 
 def compare_logs(
-    logs: list[EvalLog], by: list[str] | None = None, min_group: int = MIN_GROUP
+    logs: list[EvalLog],
+    by: list[str] | None = None,
+    min_group: int = MIN_GROUP,
+    degenerate_threshold: float = THRESHOLD,
 ) -> Comparison:
     """One :class:`ModelEvalReport` per log, the majority baselines, paired comparisons, judge
-    agreement and, per field of ``by``, the figures per group of that sample field."""
+    agreement, seed groups and, per field of ``by``, the figures per group of that sample
+    field. Rows whose share of empty or degenerate answers passes ``degenerate_threshold``
+    are flagged."""
     from ftevals.harness.baselines import add_baselines
     from ftevals.harness.breakdown import breakdowns
     from ftevals.harness.paired import judge_agreement, paired_comparisons
+    from ftevals.harness.seeds import seed_groups
 
-    scored = [score_log(log) for log in logs]
+    scored = [score_log(log, degenerate_threshold) for log in logs]
     baselines = add_baselines(scored)
     groups = [(log, row, outcomes) for log, (row, outcomes) in zip(logs, scored, strict=True)]
     return Comparison(
@@ -220,6 +242,7 @@ def compare_logs(
         breakdowns=breakdowns(groups, by or [], min_group),
         paired=paired_comparisons(scored),
         judges=judge_agreement(scored),
+        seed_groups=seed_groups(logs, [row for row, _ in scored]),
     )
 
 
@@ -228,7 +251,9 @@ def report_log(log: EvalLog) -> ModelEvalReport:
     return score_log(log)[0]
 
 
-def score_log(log: EvalLog) -> tuple[ModelEvalReport, list[Outcome]]:
+def score_log(
+    log: EvalLog, degenerate_threshold: float = THRESHOLD
+) -> tuple[ModelEvalReport, list[Outcome]]:
     """The report row of a log and its per-sample outcomes (failed samples left out)."""
     failed = scoring.failed_samples(log)
     metrics_events = log.events_of("metrics")
@@ -276,6 +301,9 @@ def score_log(log: EvalLog) -> tuple[ModelEvalReport, list[Outcome]]:
         **figures,
         **scoring.sampling_stats(log, n + len(failed)),
     )
+    row.answer_quality = answer_quality(log, outcomes, row.kind, degenerate_threshold)
+    if row.answer_quality is not None and row.answer_quality.flagged:
+        row.flags.append(row.answer_quality.flag())
     return row, outcomes
 
 

@@ -1,7 +1,9 @@
-"""A :class:`~ftevals.harness.compare.Comparison` as pandas DataFrames, JSON and CSV files."""
+"""A :class:`~ftevals.harness.compare.Comparison` as tables, JSON and CSV files (standard
+library), and as pandas DataFrames (the ``analysis`` extra)."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,14 @@ SUMMARY_INTERVALS = [
     "human_agreement", "human_kappa",
 ]  # fmt: skip
 """Figures of a summary row with an interval (bounds in ``<figure>_low``/``_high``)."""
+ANSWER_COLUMNS = [
+    "answers", "empty", "degenerate", "degenerate_share", "degenerate_share_low",
+    "degenerate_share_high", "degenerate_flagged", "ok_metric", "ok_n", "ok_value", "ok_value_low",
+    "ok_value_high",
+]  # fmt: skip
+"""Summary columns of ``answer_quality`` (``ftevals.harness.degenerate``): answers read, empty,
+degenerate, their share and interval, the flag, and the main figure (``ok_metric``) on the
+``ok_n`` other answers (model-graded choice rates only in the JSON)."""
 SUMMARY_COLUMNS = [
     "eval", "model", "kind", "baseline", "run_id", "eval_name", "judge", "policy", "n", "failed",
     "accuracy", "macro_precision", "macro_recall", "macro_f1",
@@ -30,7 +40,7 @@ SUMMARY_COLUMNS = [
     "invalid", "positive_label", "fpr", "auprc", "samples_per_s", "prompt_tokens",
     "completion_tokens", "latency_p50_s", "latency_p95_s", "cost_usd", "cost_per_1k",
     "choice_counts", "mean_score", "metascore", "human_n", "human_agreement", "human_kappa",
-    *_bounds(SUMMARY_INTERVALS), "flags", "notes", "log",
+    *_bounds(SUMMARY_INTERVALS), *ANSWER_COLUMNS, "flags", "notes", "log",
 ]  # fmt: skip
 PER_CLASS_COLUMNS = [
     "eval", "model", "run_id", "label", "precision", "recall", "f1", "support",
@@ -48,12 +58,16 @@ JUDGE_COLUMNS = [
     "eval", "eval_name", "policy", "judge_a", "judge_b", "run_a", "run_b", "n", "agreement",
     "kappa", *_bounds(["agreement", "kappa"]),
 ]  # fmt: skip
+SEED_COLUMNS = [
+    "eval", "eval_name", "model", "seeds", "figure", "mean", "std", "min", "max", "n", "runs",
+]  # fmt: skip
 BREAKDOWN_COLUMNS = [
     "eval", "model", "run_id", "field", "group", "n", "accuracy", "positives", "recall",
     "negatives", "fpr", *_bounds(["accuracy", "recall", "fpr"]), "too_small",
 ]  # fmt: skip
 _INT_COLUMNS = {
-    "summary": ["n", "failed", "invalid", "prompt_tokens", "completion_tokens", "human_n"],
+    "summary": ["n", "failed", "invalid", "prompt_tokens", "completion_tokens", "human_n"]
+    + ["answers", "empty", "degenerate", "ok_n"],
     "paired": ["a_only", "b_only"],
 }
 
@@ -68,14 +82,28 @@ def _interval_bounds(model: Any, figures: list[str]) -> dict[str, float | None]:
     return found
 
 
-def comparison_frames(comparison: Comparison) -> dict[str, pd.DataFrame]:
-    """Frames ``summary`` (models, then baselines), ``per_class``, ``confusion``, ``pr_curve``,
-    ``paired``, ``flips``, ``judges`` and ``breakdown`` (columns: the ``*_COLUMNS`` lists)."""
-    import pandas as pd
+def _answer_columns(row: Any) -> dict[str, Any]:
+    """The :data:`ANSWER_COLUMNS` of a row (None without answers read)."""
+    q = row.answer_quality
+    if q is None:
+        return dict.fromkeys(ANSWER_COLUMNS)
+    share, value = _interval_bounds(q, ["share"]), _interval_bounds(q, ["value"])
+    return {
+        "answers": q.answers, "empty": q.empty, "degenerate": q.degenerate,
+        "degenerate_share": q.share, "degenerate_share_low": share["share_low"],
+        "degenerate_share_high": share["share_high"], "degenerate_flagged": q.flagged,
+        "ok_metric": q.metric, "ok_n": q.n_ok, "ok_value": q.value,
+        "ok_value_low": value["value_low"], "ok_value_high": value["value_high"],
+    }  # fmt: skip
 
+
+def comparison_tables(comparison: Comparison) -> dict[str, tuple[list[str], list[dict[str, Any]]]]:
+    """Tables ``summary`` (models, then baselines), ``per_class``, ``confusion``, ``pr_curve``,
+    ``paired``, ``flips``, ``judges``, ``breakdown`` and ``seed_groups`` (one line per group
+    and figure): ``name -> (columns, rows)``, the columns being the ``*_COLUMNS`` lists."""
     rows: dict[str, list[dict[str, Any]]] = {
         "summary": [], "per_class": [], "confusion": [], "pr_curve": [],
-        "paired": [], "flips": [], "judges": [], "breakdown": [],
+        "paired": [], "flips": [], "judges": [], "breakdown": [], "seed_groups": [],
     }  # fmt: skip
     for row in [*comparison.rows, *comparison.baselines]:
         record = row.model_dump(include=set(SUMMARY_COLUMNS))
@@ -90,6 +118,7 @@ def comparison_frames(comparison: Comparison) -> dict[str, pd.DataFrame]:
         record["choice_counts"] = json.dumps(row.choice_counts) if row.choice_counts else None
         record["notes"] = "; ".join(row.notes) or None
         record["flags"] = "; ".join(row.flags) or None
+        record |= _answer_columns(row)
         rows["summary"].append(record)
         keys = {"eval": row.eval, "model": row.model, "run_id": row.run_id}
         for label, report in row.per_class.items():
@@ -116,12 +145,32 @@ def comparison_frames(comparison: Comparison) -> dict[str, pd.DataFrame]:
             rows["breakdown"].append(
                 {**keys, "field": found.field, "group": g.value, **record, **bounds}
             )
+    for group in comparison.seed_groups:
+        keys = group.model_dump(include={"eval", "eval_name", "model"})
+        seeds, runs = " ".join(map(str, group.seeds)), " ".join(group.runs)
+        for figure, spread in group.figures.items():
+            record = {**keys, "seeds": seeds, "figure": figure, **spread.model_dump()}
+            rows["seed_groups"].append(record | {"runs": runs})
     columns = {
         "summary": SUMMARY_COLUMNS, "per_class": PER_CLASS_COLUMNS,
         "confusion": CONFUSION_COLUMNS, "pr_curve": CURVE_COLUMNS, "paired": PAIRED_COLUMNS,
         "flips": FLIP_COLUMNS, "judges": JUDGE_COLUMNS, "breakdown": BREAKDOWN_COLUMNS,
+        "seed_groups": SEED_COLUMNS,
     }  # fmt: skip
-    frames = {name: pd.DataFrame(rows[name], columns=columns[name]) for name in columns}
+    return {name: (columns[name], rows[name]) for name in columns}
+
+
+def comparison_frames(comparison: Comparison) -> dict[str, pd.DataFrame]:
+    """:func:`comparison_tables` as pandas DataFrames (counts as nullable ``Int64``)."""
+    from ftevals import extras
+
+    extras.require("analysis", "DataFrames of a comparison")
+    import pandas as pd
+
+    frames = {
+        name: pd.DataFrame(rows, columns=columns)
+        for name, (columns, rows) in comparison_tables(comparison).items()
+    }
     for name, ints in _INT_COLUMNS.items():
         frames[name] = frames[name].astype({column: "Int64" for column in ints})
     return frames
@@ -136,12 +185,15 @@ def write_json(comparison: Comparison, path: str | Path) -> Path:
 
 
 def write_csv(comparison: Comparison, out_dir: str | Path) -> list[Path]:
-    """Write one CSV per frame of :func:`comparison_frames` into ``out_dir``; return paths."""
+    """Write one CSV per table of :func:`comparison_tables` into ``out_dir``; return paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, frame in comparison_frames(comparison).items():
+    for name, (columns, rows) in comparison_tables(comparison).items():
         path = out_dir / f"{name}.csv"
-        frame.to_csv(path, index=False)
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)  # None is written as an empty cell, as pandas did
         written.append(path)
     return written

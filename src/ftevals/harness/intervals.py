@@ -181,23 +181,23 @@ def kappa_figures(matrix: Array) -> Array:
 
 def average_precision(counts: Array, positive: Sequence[bool], scores: Sequence[float]) -> Array:
     """Weighted average precision per resample (scikit-learn's step-wise AP); NaN without
-    positives."""
+    positives. AP = sum over thresholds of (new true positives / positives) * precision."""
     import numpy as np
 
     scores_a = np.asarray(scores, dtype=float)
     order = np.argsort(-scores_a, kind="stable")
     ranked = scores_a[order]
     ends = np.flatnonzero(np.append(ranked[1:] != ranked[:-1], True))
-    pos = np.asarray(positive, dtype=float)[order]
     weights = counts[:, order]
-    tps = np.cumsum(weights * pos, axis=1)[:, ends]
-    fps = np.cumsum(weights * (1.0 - pos), axis=1)[:, ends]
-    n_pos = tps[:, -1:]
-    recall = _ratio(tps, np.broadcast_to(n_pos, tps.shape).copy())
-    precision = _ratio(tps, tps + fps)
-    steps = np.diff(recall, axis=1, prepend=0.0)
-    ap = (steps * precision).sum(axis=1)
-    return np.where(n_pos[:, 0] > 0, ap, np.nan)
+    pos = np.asarray(positive, dtype=bool)[order]
+    tps = np.cumsum(np.where(pos, weights, 0.0), axis=1)[:, ends]
+    seen = np.cumsum(weights, axis=1)[:, ends]
+    new_tps = np.diff(tps, axis=1, prepend=0.0)
+    n_pos = tps[:, -1]
+    # where nothing was seen yet, no true positive was added either: the term is 0
+    terms = new_tps * (tps / np.maximum(seen, 1.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_pos > 0, terms.sum(axis=1) / n_pos, np.nan)
 
 
 def weighted_mean(counts: Array, values: Sequence[float]) -> Array:

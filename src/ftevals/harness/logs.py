@@ -311,6 +311,9 @@ def events_frame(log: EvalLog) -> pd.DataFrame:
 
     Nested objects of ``data`` are flattened one level (``data.usage.prompt_tokens``).
     """
+    from ftevals import extras
+
+    extras.require("analysis", "events_frame")
     import pandas as pd
 
     rows = [{column: getattr(event, column) for column in EVENT_COLUMNS} for event in log.events]

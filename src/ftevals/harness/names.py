@@ -62,6 +62,12 @@ def check_names(
     eval_sets: Sequence[str] = (),
 ) -> None:
     """Raise :class:`UnknownNames` naming every model, eval or eval set no registry knows."""
+    from ftevals.harness.registry_check import check_run
+    from ftevals.paths import project_registry
+
+    # the registries' files first, with ftevals' checks (file:line errors, no alias bombs):
+    # evals' own loader below would hang or give a traceback on a bad file
+    check_run(evals, [*registries, project_registry()])
     registry = _registry(registries)
     quiet = logging.getLogger("evals.registry")  # it logs its own "not found" per lookup
     level = quiet.level

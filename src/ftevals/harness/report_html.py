@@ -3,10 +3,11 @@
 Plots are drawn with matplotlib (``Figure`` objects, no pyplot state) and embedded as base64
 PNG ``<img>`` data URIs; the style sheet is inline. Nothing is loaded from the network or from
 other files. Per eval: the summary table (the text report's columns, with 95% intervals, and
-the majority baseline), class balance and flags, confusion matrices, per-class F1 by model,
-cost per 1,000 samples against macro F1, precision-recall curves (where probabilities were
-recorded), model-graded choice counts, paired comparisons with the flipped samples and the
-verdict in words, judge agreement, and the ``--by`` groups as a plot with error bars.
+the majority baseline), class balance and flags, empty and degenerate answers, seed groups,
+confusion matrices, per-class F1 by model, cost per 1,000 samples against macro F1,
+precision-recall curves (where probabilities were recorded), model-graded choice counts,
+paired comparisons with the flipped samples and the verdict in words, judge agreement, and the
+``--by`` groups as a plot with error bars.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from ftevals.harness.report_text import (
     fmt_ci,
     fmt_p,
     shown,
+    split_of,
 )
+from ftevals.harness.seeds import SeedGroup
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -171,12 +174,12 @@ def _summary(rows: list[ModelEvalReport]) -> str:
     """The text report's columns (figures with 95% intervals, then usage), baselines last."""
     figures = shown(FIGURE_COLUMNS, rows)
     usage = shown(USAGE_COLUMNS, [r for r in rows if not r.baseline])
-    header = ["model", "run", "n", "failed", "invalid"]
+    header = ["model", "eval", "run", "n", "failed", "invalid"]
     header += [title for title, _ in figures] + [title for title, _ in usage]
     body = []
     for r in rows:
         counts = ["-", "-"] if r.baseline else [str(r.failed), str(r.invalid)]
-        cells = [r.model, r.run_id or "-", str(r.n), *counts]
+        cells = [r.model, split_of(r), r.run_id or "-", str(r.n), *counts]
         cells += [column.cell(r) for _, column in figures]
         cells += [column.cell(r) if not r.baseline else "-" for _, column in usage]
         body.append(cells)
@@ -200,7 +203,7 @@ def _per_class(rows: list[ModelEvalReport]) -> str:
 def _notes(rows: list[ModelEvalReport], baselines: list[ModelEvalReport]) -> str:
     lines = [line.strip() for line in balance_lines(baselines)]
     lines += [f"{row.model}: {note}" for row in rows for note in row.notes]
-    flags = [f"{row.model}: {flag}" for row in rows for flag in row.flags]
+    flags = [f"{row.model} ({split_of(row)}): {flag}" for row in rows for flag in row.flags]
     parts = [f'<p class="note">{html.escape(line)}</p>' for line in lines]
     parts += [f'<p class="flag">{html.escape(flag)}</p>' for flag in flags]
     return "\n".join(parts)
@@ -224,8 +227,10 @@ def breakdown_plot(found: list[Breakdown]) -> str:
     fig = Figure(figsize=(3.6 * len(panels) + 1.6, height), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
     bar = 0.8 / len(found)
-    repeated = len({b.model for b in found}) < len(found)
-    names_of = [f"{b.model} [{b.run_id}]" if repeated else b.model for b in found]
+    several = len({b.eval_name for b in found}) > 1
+    names_of = [f"{b.model} ({b.eval_name})" if several else b.model for b in found]
+    if len(set(names_of)) < len(names_of):
+        names_of = [f"{name} [{b.run_id}]" for name, b in zip(names_of, found, strict=True)]
     for ax, (title, attr, ci_attr) in zip(axes, panels, strict=True):
         for k, b in enumerate(found):
             by_value = {g.value: g for g in b.groups}
@@ -271,11 +276,38 @@ def _breakdown_section(found: list[Breakdown]) -> str:
     return "\n".join(part for part in parts if part)
 
 
+def _answers(rows: list[ModelEvalReport]) -> str:
+    """Empty and degenerate answers per row, and the main figure without them."""
+    from ftevals.harness.degenerate import answer_table
+
+    table = answer_table(rows)
+    if not table:
+        return ""
+    title = "<h3>empty and degenerate answers</h3>"
+    return title + _table(table[0], table[1:])
+
+
+def _seeds(groups: list[SeedGroup]) -> str:
+    """Runs of one model that differ only in seed: mean ± std [min, max] per figure."""
+    from ftevals.harness.seeds import seed_table
+
+    table = seed_table(groups)
+    if not table:
+        return ""
+    notes = "".join(
+        f'<p class="note">{html.escape(f"{g.model}: {note}")}</p>'
+        for g in groups
+        for note in g.notes
+    )
+    return "<h3>over seeds (mean ± std [min, max])</h3>" + _table(table[0], table[1:]) + notes
+
+
 def _eval_section(name: str, comparison: Comparison) -> str:
     rows = [r for r in comparison.rows if r.eval == name]
     baselines = [r for r in comparison.baselines if r.eval == name]
     parts = [f"<h2>eval: {html.escape(name)}</h2>", _summary(rows + baselines)]
     parts.append(_notes(rows, baselines))
+    parts += [_answers(rows), _seeds([g for g in comparison.seed_groups if g.eval == name])]
     parts += [confusion_plot(rows), f1_plot(rows), _per_class(rows), cost_plot(rows)]
     parts += [pr_plot(rows), choices_plot(rows)]
     pairs = [p for p in comparison.paired if p.eval == name]
@@ -325,6 +357,7 @@ def render_html(comparison: Comparison) -> str:
         f"<title>ftevals report</title><style>{STYLE}</style></head><body>"
         f'<h1>ftevals report</h1><p class="note">generated {stamp} from {len(comparison.rows)}'
         f" logs</p><details><summary>logs</summary><ul>{logs}</ul></details>"
+        + "".join(f'<p class="flag">{html.escape(w)}</p>' for w in comparison.contamination)
         + "\n".join(sections)
         + "</body></html>\n"
     )

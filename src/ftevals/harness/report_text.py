@@ -18,7 +18,9 @@ from ftevals.harness.compare import (
     ModelEvalReport,
     PairedComparison,
 )
+from ftevals.harness.degenerate import answer_lines
 from ftevals.harness.intervals import Interval
+from ftevals.harness.seeds import seed_lines
 
 MAX_FLIPS_SHOWN = 10
 
@@ -120,15 +122,35 @@ def shown(columns: list[Column], rows: list[ModelEvalReport]) -> list[tuple[str,
     ]
 
 
+def split_of(row: ModelEvalReport) -> str:
+    """The eval name without its base (``heldout.v1`` of ``safety-clf.heldout.v1``)."""
+    return row.eval_name.removeprefix(f"{row.eval}.") or row.eval_name
+
+
+def identity(
+    rows: list[ModelEvalReport],
+) -> tuple[list[str], Callable[[ModelEvalReport], list[str]]]:
+    """The columns naming a row: model, then ``eval`` (the split) when the rows cover several
+    evals of one base, and ``run`` when a model has several rows of one eval."""
+    show_eval = len({row.eval_name for row in rows}) > 1
+    show_run = len({(row.model, row.eval_name) for row in rows}) < len(rows)
+    header = ["model", *(["eval"] if show_eval else []), *(["run"] if show_run else [])]
+
+    def cells(row: ModelEvalReport) -> list[str]:
+        run = [row.run_id or "-"] if show_run else []
+        return [row.model, *([split_of(row)] if show_eval else []), *run]
+
+    return header, cells
+
+
 def summary_lines(rows: list[ModelEvalReport]) -> list[str]:
-    """Columns: model, [run], n, failed, invalid, then the figures with intervals."""
-    show_run = len({row.model for row in rows}) < len(rows)
+    """Columns: model, [eval], [run], n, failed, invalid, then the figures with intervals."""
     columns = shown(FIGURE_COLUMNS, rows)
-    header = ["model", *(["run"] if show_run else []), "n", "failed", "invalid"]
-    table = [[*header, *(title for title, _ in columns)]]
+    header, names = identity(rows)
+    table = [[*header, "n", "failed", "invalid", *(title for title, _ in columns)]]
     for row in rows:
         counts = ["-", "-"] if row.baseline else [str(row.failed), str(row.invalid)]
-        cells = [row.model, *([row.run_id] if show_run else []), str(row.n), *counts]
+        cells = [*names(row), str(row.n), *counts]
         table.append(cells + [column.cell(row) for _, column in columns])
     return _grid(table, "  ")
 
@@ -139,11 +161,10 @@ def usage_lines(rows: list[ModelEvalReport]) -> list[str]:
     columns = shown(USAGE_COLUMNS, rows)
     if not columns:
         return []
-    show_run = len({row.model for row in rows}) < len(rows)
-    table = [["model", *(["run"] if show_run else []), *(title for title, _ in columns)]]
+    header, names = identity(rows)
+    table = [[*header, *(title for title, _ in columns)]]
     for row in rows:
-        cells = [row.model, *([row.run_id] if show_run else [])]
-        table.append(cells + [column.cell(row) for _, column in columns])
+        table.append(names(row) + [column.cell(row) for _, column in columns])
     return ["", "  usage:", *_grid(table, "    ")]
 
 
@@ -156,17 +177,17 @@ def balance_lines(baselines: list[ModelEvalReport]) -> list[str]:
             f"{label} {c.support} ({c.support / n:.1%})" for label, c in base.per_class.items()
         )
         positive = f"; positive label {base.positive_label!r}" if base.positive_label else ""
-        lines.append(f"  class balance of the {n} samples: {shares}{positive}")
-        lines += [f"  {base.model}: {note}" for note in base.notes]
+        lines.append(f"  class balance of {base.eval_name} ({n} samples): {shares}{positive}")
+        lines += [f"  {base.model} ({split_of(base)}): {note}" for note in base.notes]
     return lines
 
 
 def flag_lines(rows: list[ModelEvalReport]) -> list[str]:
-    return [f"  ! {row.model}: {flag}" for row in rows for flag in row.flags]
+    return [f"  ! {row.model} ({split_of(row)}): {flag}" for row in rows for flag in row.flags]
 
 
 def detail_lines(row: ModelEvalReport) -> list[str]:
-    lines = [f"  {row.model}  [run {row.run_id}]"]
+    lines = [f"  {row.model}  [{row.eval_name}, run {row.run_id}]"]
     lines += [f"    note: {note}" for note in row.notes]
     if row.failed:
         lines.append(f"    failed samples (not scored): {row.failed}")
@@ -184,6 +205,8 @@ def detail_lines(row: ModelEvalReport) -> list[str]:
                 f"{fmt_ci(row.human_agreement, row.human_agreement_ci)} "
                 f"kappa={fmt_ci(row.human_kappa, row.human_kappa_ci)}"
             )
+        return lines
+    if not row.per_class:
         return lines
     if row.auprc is not None:
         auprc = fmt_ci(row.auprc, row.auprc_ci)
@@ -204,13 +227,19 @@ def detail_lines(row: ModelEvalReport) -> list[str]:
 def paired_lines(pairs: list[PairedComparison]) -> list[str]:
     if not pairs:
         return []
+    several = len({pair.eval_name for pair in pairs}) > 1
+
+    def name(pair: PairedComparison) -> str:
+        split = pair.eval_name.removeprefix(f"{pair.eval}.")
+        return f"{pair.model_b} vs {pair.model_a}" + (f" ({split})" if several else "")
+
     table = [["B vs A", "n", "A only", "B only", "McNemar p", "B - A", "95% CI", "flips"]]
     for pair in pairs:
         ci = f"[{fmt(pair.ci_low)}, {fmt(pair.ci_high)}]" if pair.ci_low is not None else "-"
         p = fmt_p(pair.mcnemar_p) + (f" ({pair.mcnemar_method})" if pair.mcnemar_method else "")
         table.append(
             [
-                f"{pair.model_b} vs {pair.model_a} ({pair.metric})",
+                f"{name(pair)} ({pair.metric})",
                 str(pair.n),
                 fmt(pair.a_only),
                 fmt(pair.b_only),
@@ -221,10 +250,13 @@ def paired_lines(pairs: list[PairedComparison]) -> list[str]:
             ]
         )
     lines = ["", "  paired, on the same samples:", *_grid(table, "    ")]
-    lines += [f"    {pair.model_b} vs {pair.model_a}: {pair.verdict}" for pair in pairs]
+    lines += [f"    {name(pair)}: {pair.verdict}" for pair in pairs]
     for pair in pairs:
         if pair.flips:
-            lines.append(f"    flipped, {pair.model_a} -> {pair.model_b} ({len(pair.flips)}):")
+            split = f" ({pair.eval_name.removeprefix(pair.eval + '.')})" if several else ""
+            lines.append(
+                f"    flipped, {pair.model_a} -> {pair.model_b}{split} ({len(pair.flips)}):"
+            )
             for flip in pair.flips[:MAX_FLIPS_SHOWN]:
                 truth = f" (expected {flip.expected})" if flip.expected is not None else ""
                 lines.append(f"      {flip.sample_id}: {flip.a} -> {flip.b}{truth}")
@@ -263,7 +295,7 @@ def breakdown_table(found: Breakdown) -> list[list[str]]:
 
 def breakdown_lines(found: Breakdown) -> list[str]:
     """One model's groups of one field."""
-    title = f"  by {found.field}, {found.model}  [run {found.run_id}]"
+    title = f"  by {found.field}, {found.model}  [{found.eval_name}, run {found.run_id}]"
     if found.positive_label:
         title += f" (positive label {found.positive_label!r})"
     lines = ["", title]
@@ -274,7 +306,8 @@ def breakdown_lines(found: Breakdown) -> list[str]:
 
 def render_table(comparison: Comparison) -> str:
     """Plain-text report: per eval, a summary line per model and baseline, class balance and
-    flags, usage, details, paired figures, judges and the ``--by`` groups."""
+    flags, usage, empty and degenerate answers, seed groups, details, paired figures, judges
+    and the ``--by`` groups."""
     blocks: list[str] = []
     for name in dict.fromkeys(row.eval for row in comparison.rows):
         rows = [row for row in comparison.rows if row.eval == name]
@@ -283,6 +316,8 @@ def render_table(comparison: Comparison) -> str:
         context = balance_lines(baselines) + flag_lines(rows)
         lines += ["", *context] if context else []
         lines += usage_lines(rows)
+        lines += answer_lines(rows)
+        lines += seed_lines([group for group in comparison.seed_groups if group.eval == name])
         for row in rows:
             lines += ["", *detail_lines(row)]
         lines += paired_lines([p for p in comparison.paired if p.eval == name])
@@ -291,4 +326,6 @@ def render_table(comparison: Comparison) -> str:
             if found.eval == name:
                 lines += breakdown_lines(found)
         blocks.append("\n".join(lines))
+    if comparison.contamination:
+        blocks.insert(0, "\n".join(comparison.contamination))
     return "\n\n".join(blocks) + "\n"

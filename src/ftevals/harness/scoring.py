@@ -114,8 +114,42 @@ def positive_label(labels: list[str]) -> str | None:
     return labels[1] if len(labels) == 2 else None
 
 
+def _several_answers(event: LogEvent) -> bool:
+    value = event.data.get("expected")
+    return isinstance(value, list) and len(value) > 1
+
+
+def accepted_answers(
+    log: EvalLog, matches: list[tuple[str, LogEvent]]
+) -> tuple[dict[str, Any], list[Outcome]]:
+    """A log whose samples accept several answers (question answering with a list ``ideal``):
+    no label set, so accuracy alone, from evals' ``correct``; outcomes ``right``/``wrong``."""
+    for _, event in matches:
+        value = event.data.get("expected")
+        answers = value if isinstance(value, list) else [value]
+        if not answers or not all(isinstance(answer, str) for answer in answers):
+            msg = f"expected a string or a list of strings, got {json.dumps(value)[:80]}"
+            raise InputError(log.path, msg, event.line, "data.expected")
+    outcomes = [
+        Outcome(key, "right", "right" if event.data.get("correct") is True else "wrong")
+        for key, event in matches
+    ]
+    n, right = len(outcomes), sum(1 for o in outcomes if o.correct)
+    note = "samples accept several answers: accuracy only (evals' verdict), no per-label figures"
+    figures = {
+        "kind": "classification",
+        "n": n,
+        "accuracy": right / n if n else None,
+        "accuracy_ci": intervals.wilson(right, n),
+        "notes": [note],
+    }
+    return figures, outcomes
+
+
 def classification(log: EvalLog, failed: set[str]) -> tuple[dict[str, Any], list[Outcome]]:
     matches = [(k, e) for k, e in _keyed(log.events_of("match")) if e.sample_id not in failed]
+    if any(_several_answers(event) for _, event in matches):
+        return accepted_answers(log, matches)
     y_true = [_expected(log, event) for _, event in matches]
     spec_labels = _spec_labels(log)
     recorded = answers.recorded_labels([event for _, event in matches])

@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from ftevals import paths
+from ftevals import extras, paths
 from ftevals.errors import FtevalsError
 
 logger = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ def smollm2_path(cache_dir: Path | None = None) -> Path:
 
 
 def _convert_gguf(gguf: Path, target: Path) -> None:
+    extras.require("local", "smollm2-135m (from GGUF)", "torch", "transformers", "gguf")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ftevals import extras
 from ftevals.converters.formats import normalise_text
 from ftevals.errors import FtevalsError, InputError
 from ftevals.jsonl import file_sha256
@@ -186,6 +187,7 @@ def recalibrate(
 ) -> Calibration:
     """Refit the calibration of a trained classifier on its own validation split (rebuilt from
     the stored config and data, which must be unchanged) and store it in ``ftevals.json``."""
+    extras.require("local", "ftevals calibrate")
     meta = read_meta(adapter_dir)
     config = TrainConfig.from_dict(meta.config)
     if file_sha256(config.data) != meta.data_sha256:

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftevals import extras
 from ftevals.errors import FtevalsError
 from ftevals.runtime.loading import load_tokenizer
 from ftevals.runtime.meta import AdapterMeta, read_meta, write_meta
@@ -160,6 +161,7 @@ def fuse(
     Without ``merge``, ``out`` is the fused adapter; with it, ``out`` is a standalone model
     directory and the fused adapter is kept in ``out/adapter``.
     """
+    extras.require("local", "ftevals fuse")
     import torch
 
     if dtype not in ("float32", "bfloat16", "float16"):
