@@ -42,7 +42,7 @@ FT = [sys.executable, "-m", "ftevals.cli"]
 POSITIVE = "unsafe"
 TEST_SETS = ("requests", "content", "heldout")
 GUARD_ARGS = (
-    "--base minilm --epochs 2 --lr 2e-3 --max-length 128 --val-fraction 0.15 --max-fpr 0.05"
+    "--base minilm --epochs 1 --lr 2e-3 --max-length 128 --val-fraction 0.15 --max-fpr 0.05"
 )
 """`ftevals train` flags of the guard (as scripts/demo.sh trains ftevals/minilm-safety)."""
 RESAMPLES = 1000
@@ -507,6 +507,7 @@ def cv_table(results: list[Row]) -> list[str]:
 
 
 def main() -> None:
+    global RESAMPLES
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", default="bench-out/guard")
     parser.add_argument("--registry", help="a built guard recipe root (default OUT/registry)")
@@ -517,6 +518,9 @@ def main() -> None:
     parser.add_argument("--no-cv", action="store_true", help="test sets only")
     parser.add_argument("--no-frozen", action="store_true", help="skip the frozen-MiniLM LR")
     parser.add_argument(
+        "--resamples", type=int, default=RESAMPLES, help="bootstrap resamples per interval"
+    )
+    parser.add_argument(
         "--validate",
         default="",
         help="adapter dirs, comma-separated: score each on its own validation split and stop",
@@ -526,6 +530,7 @@ def main() -> None:
         "--guard-folds", default="", help="kind:name folds to train the guard on, comma-separated"
     )
     args = parser.parse_args()
+    RESAMPLES = args.resamples
     out = (ROOT / args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     if args.validate:

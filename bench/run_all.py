@@ -62,6 +62,10 @@ NOT_RUN = {
     "not a speed benchmark: run it on its own",
     "safety_classifier.py": "trains and evaluates the default safety classifier (issue 10): "
     "quality figures from a long training run, not a speed benchmark; run it on its own",
+    "guard_eval.py": "trains the default guard over folds and seeds (issue 16): quality figures "
+    "with intervals from long training runs, not a speed benchmark; run it on its own",
+    "base_speed.py": "forward speed of candidate guard bases, a one-off measurement for choosing "
+    "the base (issue 16); run it on its own",
 }
 
 
