@@ -19,6 +19,7 @@ scikit-learn's ``*_score(..., sample_weight=counts)``. A resample where a figure
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -120,6 +121,9 @@ def percentile_interval(
         return Interval(value=value, low=None, high=None, n=n, method="bootstrap", level=level)
     tail = (1.0 - level) / 2 * 100
     low, high = np.percentile(defined, [tail, 100 - tail])
+    # the figure and its resamples are computed by different code (sklearn, numpy): at an
+    # extreme draw they may differ in the last bits; that float noise is not a wider interval
+    low, high = (value if math.isclose(b, value, abs_tol=1e-12) else b for b in (low, high))
     return Interval(
         value=value, low=float(low), high=float(high), n=n, method="bootstrap", level=level
     )
