@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftevals.harness.compare import Comparison
+from ftevals.jsonl import write_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -180,7 +181,7 @@ def write_json(comparison: Comparison, path: str | Path) -> Path:
     """Write the comparison as indented JSON (the :class:`Comparison` schema)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(comparison.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    write_atomic(path, comparison.model_dump_json(indent=2) + "\n")
     return path
 
 

@@ -33,6 +33,7 @@ from ftevals.harness.report_text import (
     split_of,
 )
 from ftevals.harness.seeds import SeedGroup
+from ftevals.jsonl import write_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -367,5 +368,5 @@ def write_html(comparison: Comparison, path: str | Path) -> Path:
     """Write the report to ``path`` (parents created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(comparison), encoding="utf-8")
+    write_atomic(path, render_html(comparison))
     return path

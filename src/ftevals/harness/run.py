@@ -22,6 +22,7 @@ from ftevals.errors import FtevalsError
 from ftevals.harness.engine import ERROR_PREFIX
 from ftevals.harness.names import check_names
 from ftevals.harness.registry_check import check_run
+from ftevals.jsonl import write_atomic
 from ftevals.paths import project_registry
 
 
@@ -276,9 +277,7 @@ def run_matrix(
 
     def save() -> None:
         with lock:
-            tmp = out_dir / ".manifest.json.tmp"
-            tmp.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
-            os.replace(tmp, out_dir / "manifest.json")
+            write_atomic(out_dir / "manifest.json", manifest.model_dump_json(indent=2) + "\n")
 
     with RunProgress(len(manifest.pairs), enabled=progress) as bar:
 
