@@ -19,7 +19,7 @@ the same training rows:
 Metrics come from scikit-learn and SciPy. Writes OUT/guard_eval.json and OUT/guard_eval.md.
 
     .venv/bin/python bench/guard_eval.py --out bench-out/guard [--seeds 0,1,2]
-        [--no-test] [--skip-train] [--guard-folds source:dolly,category:hate]
+        [--no-test] [--skip-train] [--guard-folds source:dolly,category:hate | all]
         [--train-args "--epochs 1 ..."] [--no-frozen]
 """
 
@@ -318,17 +318,20 @@ def cross_validate(
         row: Row = {"kind": kind, "fold": name, "n": len(held), "models": {}}
         for model_name, model in models.items():
             row["models"][model_name] = score(labels, model(inside, held), intervals=False)
-        if f"{kind}:{name}" in guard_folds:
+        if f"{kind}:{name}" in guard_folds or "all" in guard_folds:
             folder = out / "folds" / f"{kind}-{name}"
-            seconds = train_guard(
-                write_train(inside, folder / "train.chat.jsonl"),
-                folder / "adapter",
-                0,
-                _one_epoch(flags),
-            )
+            timing = folder / "train_seconds.txt"
+            if not timing.is_file():  # a fold trained by an earlier (interrupted) run is kept
+                seconds = train_guard(
+                    write_train(inside, folder / "train.chat.jsonl"),
+                    folder / "adapter",
+                    0,
+                    _one_epoch(flags),
+                )
+                timing.write_text(f"{round(seconds)}\n", encoding="utf-8")
             scores, threshold = guard_scores(folder / "adapter", held, backend="torch")
             row["models"]["guard (1 epoch)"] = score(labels, scores, threshold, intervals=False)
-            row["guard_train_s"] = round(seconds)
+            row["guard_train_s"] = int(timing.read_text(encoding="utf-8"))
         results.append(row)
         print(f"fold {kind}:{name} n={len(held)} done", flush=True)
     return results
@@ -527,7 +530,10 @@ def main() -> None:
     )
     parser.add_argument("--backend", default="onnx", help="guard inference for --validate")
     parser.add_argument(
-        "--guard-folds", default="", help="kind:name folds to train the guard on, comma-separated"
+        "--guard-folds",
+        default="",
+        help="kind:name folds to train the guard on, comma-separated, or all (a fold trained "
+        "already in OUT/folds is reused, so an interrupted run resumes)",
     )
     args = parser.parse_args()
     RESAMPLES = args.resamples
