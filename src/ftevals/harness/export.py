@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftevals.harness.compare import Comparison
+from ftevals.harness.columns import SUMMARY_FIGURES, summary_bounds, summary_values
+from ftevals.harness.compare import Comparison, ModelEvalReport
 from ftevals.jsonl import write_atomic
 
 if TYPE_CHECKING:
@@ -20,12 +21,13 @@ def _bounds(figures: list[str]) -> list[str]:
     return [f"{figure}_{end}" for figure in figures for end in ("low", "high")]
 
 
-SUMMARY_INTERVALS = [
-    "accuracy", "fpr", "macro_precision", "macro_recall", "macro_f1", "weighted_precision",
-    "weighted_recall", "weighted_f1", "mcc", "auprc", "mean_score", "metascore",
-    "human_agreement", "human_kappa",
+SUMMARY_KEYS = [
+    "eval", "model", "kind", "baseline", "run_id", "eval_name", "judge", "policy", "n", "failed",
 ]  # fmt: skip
-"""Figures of a summary row with an interval (bounds in ``<figure>_low``/``_high``)."""
+"""The columns naming a summary row and its sample counts, before its figures."""
+SUMMARY_INTERVALS = [figure.name for figure in SUMMARY_FIGURES if figure.bounds]
+"""Figures of a summary row with an interval (bounds in ``<figure>_low``/``_high``), from
+:data:`~ftevals.harness.columns.SUMMARY_FIGURES`."""
 ANSWER_COLUMNS = [
     "answers", "empty", "degenerate", "degenerate_share", "degenerate_share_low",
     "degenerate_share_high", "degenerate_flagged", "ok_metric", "ok_n", "ok_value", "ok_value_low",
@@ -35,14 +37,10 @@ ANSWER_COLUMNS = [
 degenerate, their share and interval, the flag, and the main figure (``ok_metric``) on the
 ``ok_n`` other answers (model-graded choice rates only in the JSON)."""
 SUMMARY_COLUMNS = [
-    "eval", "model", "kind", "baseline", "run_id", "eval_name", "judge", "policy", "n", "failed",
-    "accuracy", "macro_precision", "macro_recall", "macro_f1",
-    "weighted_precision", "weighted_recall", "weighted_f1", "mcc",
-    "invalid", "positive_label", "fpr", "auprc", "samples_per_s", "prompt_tokens",
-    "completion_tokens", "latency_p50_s", "latency_p95_s", "cost_usd", "cost_per_1k",
-    "choice_counts", "mean_score", "metascore", "human_n", "human_agreement", "human_kappa",
-    *_bounds(SUMMARY_INTERVALS), *ANSWER_COLUMNS, "flags", "notes", "log",
+    *SUMMARY_KEYS, *summary_values(), *summary_bounds(), *ANSWER_COLUMNS, "flags", "notes", "log",
 ]  # fmt: skip
+"""The summary table: keys, the figures of :data:`~ftevals.harness.columns.SUMMARY_FIGURES`
+in their order, their interval bounds, the answers' columns, flags, notes and the log."""
 PER_CLASS_COLUMNS = [
     "eval", "model", "run_id", "label", "precision", "recall", "f1", "support",
     *_bounds(["precision", "recall", "f1"]),
@@ -83,6 +81,20 @@ def _interval_bounds(model: Any, figures: list[str]) -> dict[str, float | None]:
     return found
 
 
+def _summary_figures(row: ModelEvalReport) -> dict[str, Any]:
+    """The figures of a summary row and their interval bounds (None where not computed)."""
+    found: dict[str, Any] = {}
+    for figure in SUMMARY_FIGURES:
+        if figure.in_summary:
+            found[figure.name] = figure.value(row)
+        if figure.bounds:
+            ci = figure.interval(row)
+            low, high = figure.bounds
+            found[low] = ci.low if ci is not None else None
+            found[high] = ci.high if ci is not None else None
+    return found
+
+
 def _answer_columns(row: Any) -> dict[str, Any]:
     """The :data:`ANSWER_COLUMNS` of a row (None without answers read)."""
     q = row.answer_quality
@@ -107,15 +119,7 @@ def comparison_tables(comparison: Comparison) -> dict[str, tuple[list[str], list
         "paired": [], "flips": [], "judges": [], "breakdown": [], "seed_groups": [],
     }  # fmt: skip
     for row in [*comparison.rows, *comparison.baselines]:
-        record = row.model_dump(include=set(SUMMARY_COLUMNS))
-        record |= _interval_bounds(row, SUMMARY_INTERVALS)
-        for name in ("macro", "weighted"):
-            avg = getattr(row, name)
-            for metric in ("precision", "recall", "f1"):
-                record[f"{name}_{metric}"] = getattr(avg, metric) if avg is not None else None
-                ci = getattr(avg, f"{metric}_ci") if avg is not None else None
-                record[f"{name}_{metric}_low"] = ci.low if ci is not None else None
-                record[f"{name}_{metric}_high"] = ci.high if ci is not None else None
+        record = row.model_dump(include={*SUMMARY_KEYS, "log"}) | _summary_figures(row)
         record["choice_counts"] = json.dumps(row.choice_counts) if row.choice_counts else None
         record["notes"] = "; ".join(row.notes) or None
         record["flags"] = "; ".join(row.flags) or None

@@ -26,6 +26,7 @@ from ftevals.harness.report_text import (
     USAGE_COLUMNS,
     balance_lines,
     breakdown_table,
+    cell_of,
     fmt,
     fmt_ci,
     fmt_p,
@@ -181,8 +182,8 @@ def _summary(rows: list[ModelEvalReport]) -> str:
     for r in rows:
         counts = ["-", "-"] if r.baseline else [str(r.failed), str(r.invalid)]
         cells = [r.model, split_of(r), r.run_id or "-", str(r.n), *counts]
-        cells += [column.cell(r) for _, column in figures]
-        cells += [column.cell(r) if not r.baseline else "-" for _, column in usage]
+        cells += [cell_of(column, r) for _, column in figures]
+        cells += [cell_of(column, r) if not r.baseline else "-" for _, column in usage]
         body.append(cells)
     return _table(header, body)
 

@@ -1,18 +1,18 @@
 """The terminal report of a :class:`~ftevals.harness.compare.Comparison`.
 
-The summary columns (:data:`FIGURE_COLUMNS`, :data:`USAGE_COLUMNS`) are defined once here and
-used by the HTML report too. A figure with an interval reads ``0.935 [0.920, 0.948]`` (the
-95% interval; see ``ftevals.harness.intervals``).
+The summary columns (:data:`FIGURE_COLUMNS`, :data:`USAGE_COLUMNS`, used by the HTML report
+too) are the ``figures`` and ``usage`` tables of ``ftevals.harness.columns``, where each
+summary figure is declared once. A figure with an interval reads ``0.935 [0.920, 0.948]``
+(the 95% interval; see ``ftevals.harness.intervals``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ftevals.harness.breakdown import Breakdown
+from ftevals.harness.columns import Figure, in_table
 from ftevals.harness.compare import (
-    ClassReport,
     Comparison,
     JudgeAgreement,
     ModelEvalReport,
@@ -56,64 +56,21 @@ def _grid(rows: list[list[str]], indent: str) -> list[str]:
     ]
 
 
-def positive_class(row: ModelEvalReport) -> ClassReport | None:
-    return row.per_class.get(row.positive_label) if row.positive_label else None
-
-
-@dataclass(frozen=True)
-class Column:
-    """A summary column: ``title`` (``{positive}`` = the eval's positive label), the figure,
-    its interval (if any) and decimals. Shown when some row of the eval has a value."""
-
-    title: str
-    value: Callable[[ModelEvalReport], float | int | None]
-    interval: Callable[[ModelEvalReport], Interval | None] = lambda _: None
-    digits: int = 3
-
-    def cell(self, row: ModelEvalReport) -> str:
-        return fmt_ci(self.value(row), self.interval(row), self.digits)
-
-
-def _macro_f1(row: ModelEvalReport) -> float | None:
-    return row.macro.f1 if row.macro is not None else None
-
-
-def _positive_f1(row: ModelEvalReport) -> float | None:
-    return report.f1 if (report := positive_class(row)) is not None else None
-
-
-def _positive_f1_ci(row: ModelEvalReport) -> Interval | None:
-    return report.f1_ci if (report := positive_class(row)) is not None else None
-
-
-FIGURE_COLUMNS: list[Column] = [
-    Column("accuracy", lambda r: r.accuracy, lambda r: r.accuracy_ci),
-    Column("F1 {positive}", _positive_f1, _positive_f1_ci),
-    Column("FPR", lambda r: r.fpr, lambda r: r.fpr_ci),
-    Column("macro F1", _macro_f1, lambda r: r.macro.f1_ci if r.macro is not None else None),
-    Column("MCC", lambda r: r.mcc, lambda r: r.mcc_ci),
-    Column("AUPRC", lambda r: r.auprc, lambda r: r.auprc_ci),
-    Column("score", lambda r: r.mean_score, lambda r: r.mean_score_ci),
-    Column("metascore", lambda r: r.metascore, lambda r: r.metascore_ci),
-    Column("human agreement", lambda r: r.human_agreement, lambda r: r.human_agreement_ci),
-    Column("human kappa", lambda r: r.human_kappa, lambda r: r.human_kappa_ci),
-]  # fmt: skip
+FIGURE_COLUMNS: list[Figure] = in_table("figures")
 """Figures of the eval, with their 95% intervals."""
 
-USAGE_COLUMNS: list[Column] = [
-    Column("samples/s", lambda r: r.samples_per_s, digits=2),
-    Column("lat p50 s", lambda r: r.latency_p50_s),
-    Column("lat p95 s", lambda r: r.latency_p95_s),
-    Column("tokens in", lambda r: r.prompt_tokens),
-    Column("tokens out", lambda r: r.completion_tokens),
-    Column("cost $", lambda r: r.cost_usd, digits=4),
-    Column("$/1k samples", lambda r: r.cost_per_1k, digits=4),
-]  # fmt: skip
+USAGE_COLUMNS: list[Figure] = in_table("usage")
 """Throughput, tokens and cost (no intervals: they describe the run, not the eval)."""
 
 
-def shown(columns: list[Column], rows: list[ModelEvalReport]) -> list[tuple[str, Column]]:
-    """(title, column) of the columns some row has a value for, titles filled in."""
+def cell_of(column: Figure, row: ModelEvalReport) -> str:
+    """The column's figure of ``row`` with its interval, ``-`` when not computed."""
+    return fmt_ci(column.value(row), column.interval(row), column.digits)
+
+
+def shown(columns: list[Figure], rows: list[ModelEvalReport]) -> list[tuple[str, Figure]]:
+    """(title, column) of the columns some row has a value for, titles filled in
+    (``{positive}``: the eval's positive label)."""
     positive = next((r.positive_label for r in rows if r.positive_label), None)
     return [
         (c.title.format(positive=positive or "positive"), c)
@@ -151,7 +108,7 @@ def summary_lines(rows: list[ModelEvalReport]) -> list[str]:
     for row in rows:
         counts = ["-", "-"] if row.baseline else [str(row.failed), str(row.invalid)]
         cells = [*names(row), str(row.n), *counts]
-        table.append(cells + [column.cell(row) for _, column in columns])
+        table.append(cells + [cell_of(column, row) for _, column in columns])
     return _grid(table, "  ")
 
 
@@ -164,7 +121,7 @@ def usage_lines(rows: list[ModelEvalReport]) -> list[str]:
     header, names = identity(rows)
     table = [[*header, *(title for title, _ in columns)]]
     for row in rows:
-        table.append(names(row) + [column.cell(row) for _, column in columns])
+        table.append(names(row) + [cell_of(column, row) for _, column in columns])
     return ["", "  usage:", *_grid(table, "    ")]
 
 
