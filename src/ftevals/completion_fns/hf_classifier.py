@@ -7,6 +7,7 @@ the model; this module parses evals' string arguments and records each call.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from ftevals import extras
@@ -16,11 +17,14 @@ from ftevals.completion_fns.base import (
     record_call,
     text_to_classify,
 )
+from ftevals.errors import FtevalsError
+from ftevals.runtime.answers import Answers
 from ftevals.runtime.classifier import Classifier
 
 
 class HFClassifierCompletionFn(Classifier):
-    """Answers with the predicted label; records class probabilities in the sampling event.
+    """Answers with the predicted label (or its mapped answer); records class probabilities in
+    the sampling event.
 
     Args:
         adapter: adapter directory, or a name under the ftevals adapters directory.
@@ -39,6 +43,11 @@ class HFClassifierCompletionFn(Classifier):
             which already spreads each batch over the cores).
         calibrated: apply the temperature and threshold stored with the adapter (when the
             adapter has them); ``false`` answers with the raw argmax.
+        answers: what to answer for a predicted label, a mapping label -> answer text (in the
+            registry YAML, or a YAML/JSON mapping in one string); a label it does not name
+            answers with itself. Every key must be one of the adapter's labels
+            (:class:`ftevals.runtime.answers.Answers`). The sampling event keeps the predicted
+            label as ``predicted_label``.
     """
 
     def __init__(
@@ -54,6 +63,7 @@ class HFClassifierCompletionFn(Classifier):
         threads: int | str = 1,
         workers: int | str | None = None,
         calibrated: bool | str = True,
+        answers: Mapping[object, object] | str | None = None,
         registry: Any = None,
         **kwargs: Any,
     ) -> None:
@@ -73,19 +83,38 @@ class HFClassifierCompletionFn(Classifier):
             workers=int(workers) if workers else None,
             calibrated=_truthy(calibrated),
         )
+        self.answers = Answers.checked(_mapping(answers), self.labels, self.name)
 
     def __call__(self, prompt: Prompt, **kwargs: Any) -> TextCompletionResult:
         started = time.perf_counter()
         label, probs, n_tokens = self.classify(text_to_classify(prompt))
+        answer = self.answers.of(label)
+        mapped = {"predicted_label": label} if self.answers.mapping else {}
         record_call(
             prompt,
-            [label],
+            [answer],
             model=self.name,
             latency_s=time.perf_counter() - started,
             usage={"prompt_tokens": n_tokens, "completion_tokens": 0, "total_tokens": n_tokens},
             probs=probs,
+            **mapped,
         )
-        return TextCompletionResult([label], {"probs": probs})
+        return TextCompletionResult([answer], {"probs": probs, **mapped})
+
+
+def _mapping(value: Mapping[object, object] | str | None) -> Mapping[object, object] | None:
+    """The ``answers`` argument as a mapping (a string is read as YAML, which JSON is)."""
+    if not isinstance(value, str):
+        return value
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise FtevalsError(f"answers: not a YAML mapping: {value!r}") from None
+    if not isinstance(parsed, Mapping):
+        raise FtevalsError(f"answers: expected a mapping label -> answer text, got {value!r}")
+    return parsed
 
 
 def _truthy(value: bool | str) -> bool:

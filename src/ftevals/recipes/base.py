@@ -84,6 +84,9 @@ class Built:
     """file name -> rows written beside the samples (e.g. a training split)."""
     skipped: dict[str, int] = field(default_factory=dict)
     """reason -> number of source rows left out."""
+    evals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """More evals YAML entries (name -> spec; ``samples_jsonl`` relative to ``data/``), written
+    beside the recipe's eval kinds (e.g. over samples in ``extra_files``)."""
     files: list[Path] = field(default_factory=list)
     """Source files read (checksummed in the provenance)."""
 

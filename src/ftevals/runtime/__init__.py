@@ -14,6 +14,8 @@
   first-token choice scoring), used by the completion functions, ``ftevals serve`` and the
   benchmarks;
 * :mod:`~ftevals.runtime.text`: the text a classifier judges in a chat prompt.
+* :mod:`~ftevals.runtime.answers`: what a classifier answers for each label (a checked
+  label -> answer mapping, e.g. policy categories to moderation codes).
 
 The runtime imports only the ground (errors, paths, jsonl) and never evals, training, the
 harness or the completion functions. Heavy libraries (torch, transformers, peft, onnxruntime)
