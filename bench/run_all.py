@@ -66,6 +66,8 @@ NOT_RUN = {
     "with intervals from long training runs, not a speed benchmark; run it on its own",
     "base_speed.py": "forward speed of candidate guard bases, a one-off measurement for choosing "
     "the base (issue 16); run it on its own",
+    "refactor_ab.py": "before/after the runtime refactor (issue 18): two git worktrees, each "
+    "side's ONNX export and alternating runs take about 4 minutes; run it on its own",
 }
 
 
