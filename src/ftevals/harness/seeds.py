@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +25,7 @@ from pydantic import BaseModel, Field
 from ftevals.errors import FtevalsError
 
 if TYPE_CHECKING:
+    from ftevals.harness.columns import Figure
     from ftevals.harness.compare import ModelEvalReport
     from ftevals.harness.logs import EvalLog
 
@@ -36,23 +36,16 @@ SEED_SUFFIX = re.compile(r"-seed(\d+)(?=$|[\],|])")
 META_FILE = "ftevals.json"
 
 
-def _macro_f1(row: ModelEvalReport) -> float | None:
-    return row.macro.f1 if row.macro is not None else None
+FIGURES = ("accuracy", "macro_f1", "positive_f1", "auprc", "mean_score")
+"""Figures summarised over seeds, by their name in ``ftevals.harness.columns`` (which says how
+each is read from a row and titled; ``positive_f1``: F1 of the eval's positive label)."""
 
 
-def _positive_f1(row: ModelEvalReport) -> float | None:
-    found = row.per_class.get(row.positive_label) if row.positive_label else None
-    return found.f1 if found is not None else None
+def _figures() -> dict[str, Figure]:
+    from ftevals.harness.columns import SUMMARY_FIGURES
 
-
-FIGURES: dict[str, Callable[[ModelEvalReport], float | None]] = {
-    "accuracy": lambda row: row.accuracy,
-    "macro_f1": _macro_f1,
-    "positive_f1": _positive_f1,
-    "auprc": lambda row: row.auprc,
-    "mean_score": lambda row: row.mean_score,
-}
-"""Figures summarised over seeds (``positive_f1``: F1 of the eval's positive label)."""
+    found = {figure.name: figure for figure in SUMMARY_FIGURES}
+    return {name: found[name] for name in FIGURES}
 
 
 class SeedFigure(BaseModel):
@@ -164,22 +157,12 @@ def seed_groups(logs: list[EvalLog], rows: list[ModelEvalReport]) -> list[SeedGr
         repeated = sorted({s for s in seeds if seeds.count(s) > 1})
         if repeated:
             group.notes.append(f"seeds {repeated} ran more than once: each run counts")
-        for name, figure in FIGURES.items():
-            values = [figure(row) for row in group_rows]
+        for name, figure in _figures().items():
+            values = [figure.value(row) for row in group_rows]
             if all(value is not None for value in values):
                 group.figures[name] = summarise([float(v) for v in values if v is not None])
         result.append(group)
     return result
-
-
-TITLES = {
-    "accuracy": "accuracy",
-    "macro_f1": "macro F1",
-    "positive_f1": "F1 {positive}",
-    "auprc": "AUPRC",
-    "mean_score": "score",
-}
-"""Column titles of :data:`FIGURES` in the reports."""
 
 
 def seed_table(groups: list[SeedGroup]) -> list[list[str]]:
@@ -187,9 +170,10 @@ def seed_table(groups: list[SeedGroup]) -> list[list[str]]:
     figure ``mean ± std [min, max]``; [] without groups."""
     if not groups:
         return []
-    shown = [name for name in FIGURES if any(name in g.figures for g in groups)]
+    figures = _figures()
+    shown = [name for name in figures if any(name in g.figures for g in groups)]
     positive = next((g.positive_label for g in groups if g.positive_label), "positive")
-    header = ["model", "seeds", *(TITLES[name].format(positive=positive) for name in shown)]
+    header = ["model", "seeds", *(figures[name].title.format(positive=positive) for name in shown)]
     table = [header]
     several = len({g.eval_name for g in groups}) > 1
     for g in groups:
