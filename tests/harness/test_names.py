@@ -22,7 +22,7 @@ def test_unknown_names_one_line_each_with_suggestions_and_exit_2(
     lines = err.strip().splitlines()
     assert lines[0] == (
         "ftevals: error: unknown model 'ftevals/minilm-safty'; did you mean "
-        "ftevals/minilm-safety, ftevals/smollm2-safety, ftevals/smollm2-135m?"
+        "ftevals/minilm-safety, ftevals/smollm2-safety, ftevals/minilm-hazards?"
     )
     assert "unknown eval 'my-safty'; did you mean prompt-safety?" in lines
     assert "unknown eval set 'safety-suit'; did you mean safety-suite?" in lines
