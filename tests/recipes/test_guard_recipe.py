@@ -210,6 +210,8 @@ def test_items_of_other_evals_are_excluded_from_training_without_a_split() -> No
     assert built.skipped == {
         "training item matching a test item (normalised): left out of training": 1
     }
-    items, files = registry_test_items()  # the registry's prompt-safety split is read
-    assert len(items) == 126 and files[0].name == "test.v1.jsonl"
-    assert {i.label for i in items} == {"safe", "unsafe"}
+    items, files = registry_test_items()  # the registry's safety evals' samples are read
+    assert [f.parent.name for f in files] == ["prompt-safety", "moderation", "toxicity"]
+    counts = {f.parent.name: sum(1 for _ in f.open(encoding="utf-8")) for f in files}
+    assert len(items) == sum(counts.values()) and counts["prompt-safety"] == 126
+    assert {"safe", "unsafe"} <= {i.label for i in items}

@@ -25,7 +25,7 @@ De-duplication (counted in the build report):
   * a training item that matches any test item, by exact or normalised text, n-gram
     near-duplicate or paraphrase (sentence-embedding cosine), is left out of training
     (:func:`ftevals.converters.leakage.find_leaks`); so is one matching a sample of the project
-    registry's ``prompt-safety`` eval (:data:`REGISTRY_TESTS`), which shares its source;
+    registry's ``prompt-safety``, ``moderation`` or ``toxicity`` evals (:data:`REGISTRY_TESTS`);
   * within training, exact (normalised) duplicates, then near-duplicates and paraphrases of an
     earlier item **with the same label** (``leakage.near_duplicate_groups``): the first of
     each group is kept. Items with different labels are never merged, so a
@@ -516,9 +516,14 @@ def hazard_evals(recipe: str) -> dict[str, Any]:
     return specs
 
 
-REGISTRY_TESTS = ("prompt-safety/test.v1.jsonl",)
-"""Samples of the project registry's own safety evals: training is cleaned of them too (the
-registry's ``prompt-safety`` split shares ``data/prompt-safety/prompts.jsonl`` with training)."""
+REGISTRY_TESTS = (
+    "prompt-safety/test.v1.jsonl",
+    "moderation/test.v1.jsonl",
+    "toxicity/test.v1.jsonl",
+)
+"""Samples of the project registry's own evals a guard is run on: training is cleaned of them
+too (the registry's ``prompt-safety`` split shares ``data/prompt-safety/prompts.jsonl`` with
+training; a guard or ``ftevals/minilm-hazards`` answers ``moderation`` and ``toxicity``)."""
 
 
 def registry_test_items() -> tuple[list[Item], list[Path]]:
