@@ -110,6 +110,10 @@ class TokenCommand:
         self._fetched_at = 0.0
         # tokens handed out so far (masked in error reasons, e.g. a 401 that quotes an old one)
         self._issued: deque[Secret] = deque(maxlen=32)
+        # the token last handed to each thread: the client calls this provider in the thread
+        # that sends the request, and newer openai clients keep no Authorization header on a
+        # refused request, so this is how a 401 names the token it refused
+        self._handed = threading.local()
 
     def __call__(self) -> str:
         with self._lock:
@@ -117,7 +121,14 @@ class TokenCommand:
                 started = self._clock()
                 self._token = self._run()
                 self._fetched_at = started
-            return self._token.reveal()
+            value = self._token.reveal()
+        self._handed.value = value
+        return value
+
+    def last_handed(self) -> str | None:
+        """The token this thread was last given (None before the first)."""
+        value = getattr(self._handed, "value", None)
+        return value if isinstance(value, str) else None
 
     def invalidate(self, used: str | None = None) -> bool:
         """Drop the cached token (only if it is ``used``, when given): the next call fetches
@@ -323,7 +334,7 @@ class AzureCompletionFn(ChatAPICompletionFn):
             # The token may have been revoked or expired early: one new token, one retry
             # (a second 401 is the call's answer). Outside this block, so that no error
             # chains to the first one.
-            used = _bearer(exc)
+            used = _bearer(exc) or self.token_command.last_handed()
         if self.token_command.invalidate(used):
             logger.info(
                 "azure/%s: HTTP 401 with the cached token; running %s again",
