@@ -328,8 +328,8 @@ def test_concurrent_401s_cause_one_new_token(
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
-    # the list, not all(): a failure shows each call's reason (CI saw one fail once, not
-    # reproduced in 16 reruns under load; the reasons are what is needed to find it)
+    # the list, not all(): a failure shows each call's reason (openai 3.60 keeps no
+    # Authorization header on a refused request; this test caught the refresh it broke)
     assert [failure_of(r) if r is not None else "no result" for r in results] == [None] * 8
     # every request refused with token 1 asked for a new token; the command ran once more
     assert tokens.runs == 2
